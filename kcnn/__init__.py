@@ -1,0 +1,23 @@
+"""kcnn: the classic CNNs, from LeNet-5 to DenseNet, as faithful, readable, tested Keras 3 code.
+
+Subpackages:
+    kcnn.layers    custom layers (LRN, Inception modules, residual, dense and LeNet-5 blocks)
+    kcnn.models    one builder per classic network, plus a registry (`kcnn.models.get`)
+    kcnn.data      tf.data pipelines over tensorflow-datasets, digits and synthetic data
+    kcnn.training  the trainer behind `kcnn train`
+    kcnn.analysis  parameters, multiply-adds, receptive fields and shapes per layer
+
+`kcnn.layers` and `kcnn.models` need only Keras, so they run on any Keras backend; the data
+pipeline and the trainer use TensorFlow.
+"""
+
+from kcnn import _logging
+
+_logging.quiet_tensorflow()
+
+__version__ = "0.1.0"
+
+from kcnn import layers, models  # noqa: E402  (after the log level is set)
+from kcnn._saving import load_model  # noqa: E402
+
+__all__ = ["layers", "models", "load_model", "__version__"]

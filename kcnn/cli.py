@@ -1,0 +1,44 @@
+"""The `kcnn` command line: `kcnn --version`, and the subcommands the kcnn modules register.
+
+Each subcommand lives beside the code it drives (training, analysis) in a `commands` module with
+`register(subparsers)`, which adds its parser and sets `func(args) -> exit status`. A ValueError
+from the library becomes a one-line message and exit status 2, never a traceback.
+"""
+
+import argparse
+import importlib
+import sys
+
+from kcnn import __version__
+
+COMMAND_MODULES = ()
+
+
+def build_parser():
+    """The argparse parser with every registered subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="kcnn", description="The classic CNNs in Keras 3: train, evaluate and inspect them."
+    )
+    parser.add_argument("--version", action="version", version=f"kcnn {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in COMMAND_MODULES:
+        importlib.import_module(module).register(subparsers)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the `kcnn` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.func(args) or 0
+    except ValueError as error:
+        print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,11 @@
+"""Custom Keras layers for the classic CNNs, written with `keras.ops` (any Keras backend).
+
+Every layer is registered with `keras.saving.register_keras_serializable(package="kcnn")`, so a
+`.keras` file that contains one loads after `import kcnn`, without `custom_objects`.
+"""
+
+from kcnn.layers._base import CompositeLayer
+
+__all__ = [
+    "CompositeLayer",
+]

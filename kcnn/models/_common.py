@@ -1,0 +1,147 @@
+"""What every builder shares: `chain`, input checks, the classifier head, argument validation.
+
+A builder reads like Sequential code: it makes its input with `image_input`, passes it through
+lists of named layers with `chain`, and ends with `classifier_head` and `finish_model`.
+"""
+
+import os
+
+import keras
+
+POOLINGS = (None, "avg", "max")
+
+
+def chain(x, layers):
+    """Apply `layers` to `x` in order and return the result (the Sequential idea, in Functional form)."""
+    for layer in layers:
+        x = layer(x)
+    return x
+
+
+def check_variant(network, variant, allowed):
+    """Raise a ValueError naming `network` unless `variant` is one of `allowed`."""
+    if variant not in allowed:
+        raise ValueError(
+            f"`{network}`: unknown variant {variant!r}; allowed: {', '.join(map(repr, allowed))}"
+        )
+    return variant
+
+
+def check_common_args(network, *, num_classes, include_top, pooling, weights):
+    """Validate the arguments every builder shares; errors name the network and what is allowed.
+
+    Args:
+        network: the builder's name, used in messages.
+        num_classes: number of classes, a positive integer when `include_top`.
+        include_top: whether the classifier is built.
+        pooling: None, "avg" or "max"; only meaningful with `include_top=False`.
+        weights: None or a path to a `.weights.h5` file (kcnn ships no pretrained weights).
+    """
+    if include_top and (
+        isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
+    ):
+        raise ValueError(f"`{network}`: `num_classes` must be a positive integer; received {num_classes!r}")
+    if pooling not in POOLINGS:
+        raise ValueError(
+            f"`{network}`: `pooling` must be None, 'avg' or 'max'; received {pooling!r}"
+        )
+    if include_top and pooling is not None:
+        raise ValueError(
+            f"`{network}`: `pooling={pooling!r}` only applies with `include_top=False` "
+            "(with the top, the network's own head does the pooling)"
+        )
+    if weights is not None:
+        if weights == "imagenet":
+            raise ValueError(
+                f"`{network}`: kcnn ships no pretrained weights; use `weights=None` (random "
+                "initialisation) or a path to a `.weights.h5` file. For ImageNet weights use "
+                "keras.applications; kcnn's `variant=\"keras\"` models are weight-compatible with it."
+            )
+        if not (isinstance(weights, (str, os.PathLike)) and str(weights).endswith(".weights.h5")):
+            raise ValueError(
+                f"`{network}`: `weights` must be None or a path to a `.weights.h5` file; received {weights!r}"
+            )
+
+
+def image_input(network, *, input_shape, input_tensor, default_shape, min_size, head_sizes=None):
+    """Make (or adopt) the model's input and check its shape.
+
+    Args:
+        network: the builder's name, used in messages.
+        input_shape: (height, width, channels), or None for `default_shape` (or the shape of
+            `input_tensor`). Height and width may be None for a fully convolutional model.
+        input_tensor: an optional Keras tensor (or array) to build the model on.
+        default_shape: the paper's input shape.
+        min_size: the smallest height and width the network accepts (spec section 13).
+        head_sizes: optional inclusive (low, high) range of height and width that a fixed-size head
+            (a Flatten into a Dense layer) accepts; pass it only when the head is built.
+
+    Returns:
+        (image, x): the model input and the tensor to build on (the same object unless
+        `input_tensor` is not already a Keras tensor).
+    """
+    if input_shape is None:
+        if input_tensor is not None and keras.backend.is_keras_tensor(input_tensor):
+            input_shape = tuple(input_tensor.shape[1:])
+        else:
+            input_shape = tuple(default_shape)
+    shape = tuple(input_shape)
+    if len(shape) != 3 or not all(d is None or (isinstance(d, int) and d > 0) for d in shape):
+        raise ValueError(
+            f"`{network}`: `input_shape` must be a tuple of three positive integers "
+            f"(height, width, channels); received input_shape={input_shape!r}"
+        )
+    if shape[2] is None:
+        raise ValueError(f"`{network}`: the number of channels must be known; received input_shape={shape}")
+    spatial = [d for d in shape[:2] if d is not None]
+    if any(d < min_size for d in spatial):
+        raise ValueError(
+            f"`{network}`: input size must be at least {min_size}x{min_size}; received input_shape={shape}"
+        )
+    if head_sizes is not None:
+        low, high = head_sizes
+        if len(spatial) < 2 or any(not low <= d <= high for d in spatial):
+            allowed = f"exactly {low}x{low}" if low == high else f"from {low}x{low} to {high}x{high}"
+            raise ValueError(
+                f"`{network}`: with include_top=True the classifier's fixed-size input needs an image "
+                f"{allowed}; received input_shape={shape}. Use include_top=False for other sizes."
+            )
+    if input_tensor is None:
+        image = keras.Input(shape=shape, name="image")
+        return image, image
+    if keras.backend.is_keras_tensor(input_tensor):
+        return input_tensor, input_tensor
+    image = keras.Input(tensor=input_tensor, shape=shape, name="image")
+    return image, image
+
+
+def predictions(num_classes, classifier_activation):
+    """The classifier layer: Dense named "predictions", computed in float32 under mixed precision."""
+    return keras.layers.Dense(
+        num_classes, activation=classifier_activation, dtype="float32", name="predictions"
+    )
+
+
+def global_pooling(pooling):
+    """The layers `pooling` asks for on a feature extractor: [] for None, else one global pool."""
+    if pooling is None:
+        return []
+    if pooling == "avg":
+        return [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    return [keras.layers.GlobalMaxPooling2D(name="max_pool")]
+
+
+def classifier_head(x, *, include_top, pooling, num_classes, classifier_activation, top=()):
+    """Finish the network: its head (`top` layers then `predictions`), or `pooling` without the top."""
+    if include_top:
+        return chain(x, [*top, predictions(num_classes, classifier_activation)])
+    return chain(x, global_pooling(pooling))
+
+
+def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model):
+    """Wrap the graph in a model named `name`, loading `weights` (a `.weights.h5` path) if given."""
+    inputs = keras.utils.get_source_inputs(image) if keras.backend.is_keras_tensor(image) else image
+    model = model_class(inputs, outputs, name=name)
+    if weights is not None:
+        model.load_weights(weights)
+    return model
