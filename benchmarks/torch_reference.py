@@ -1,0 +1,171 @@
+"""The same networks written plainly in PyTorch, for a cross-framework ratio measured in one run.
+
+PyTorch is a benchmark-only dependency (`pip install torch`); kcnn and its tests never need it.
+
+    python benchmarks/torch_reference.py --model resnet20 --batch-size 128
+    python benchmarks/torch_reference.py --model resnet50 --input-size 64 --batch-size 32
+    python benchmarks/torch_reference.py --compare --rounds 3    # alternates with benchmarks/throughput.py
+
+`--compare` runs this script's PyTorch measurement and kcnn's (benchmarks/throughput.py, training
+mode) in alternating subprocesses, `--rounds` times, and prints the median images/s of each and
+the ratio kcnn / PyTorch for the two workloads of issue 7.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOADS = {  # name: (kcnn model argument, input size, batch size)
+    "resnet20": ("resnet20", 32, 128),
+    "resnet50": ("resnet50", 64, 32),
+}
+
+
+def build(name, num_classes=10):
+    """A plain PyTorch ResNet-20 (CIFAR, option A shortcuts) or ResNet-50 (torchvision layout)."""
+    import torch
+    from torch import nn
+    from torch.nn import functional
+
+    def conv_bn(cin, cout, kernel, stride=1):
+        return nn.Sequential(
+            nn.Conv2d(cin, cout, kernel, stride, kernel // 2, bias=False), nn.BatchNorm2d(cout)
+        )
+
+    class Basic(nn.Module):
+        def __init__(self, cin, cout, stride):
+            super().__init__()
+            self.a = conv_bn(cin, cout, 3, stride)
+            self.b = conv_bn(cout, cout, 3)
+            self.stride, self.extra = stride, cout - cin
+
+        def forward(self, x):
+            shortcut = x
+            if self.stride != 1 or self.extra:
+                shortcut = x[:, :, :: self.stride, :: self.stride]
+                half = self.extra // 2
+                shortcut = functional.pad(shortcut, (0, 0, 0, 0, half, self.extra - half))
+            return torch.relu(self.b(torch.relu(self.a(x))) + shortcut)
+
+    class Bottleneck(nn.Module):
+        def __init__(self, cin, width, stride):
+            super().__init__()
+            self.a = conv_bn(cin, width, 1)
+            self.b = conv_bn(width, width, 3, stride)
+            self.c = conv_bn(width, width * 4, 1)
+            self.project = None
+            if stride != 1 or cin != width * 4:
+                self.project = conv_bn(cin, width * 4, 1, stride)
+
+        def forward(self, x):
+            y = self.c(torch.relu(self.b(torch.relu(self.a(x)))))
+            return torch.relu(y + (x if self.project is None else self.project(x)))
+
+    if name == "resnet20":
+        layers, cin = [conv_bn(3, 16, 3), nn.ReLU()], 16
+        for stage, width in enumerate((16, 32, 64)):
+            for block in range(3):
+                layers.append(Basic(cin, width, 2 if stage and not block else 1))
+                cin = width
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, num_classes)]
+        return nn.Sequential(*layers)
+    layers = [conv_bn(3, 64, 7, 2), nn.ReLU(), nn.MaxPool2d(3, 2, 1)]
+    cin = 64
+    for stage, (width, blocks) in enumerate(zip((64, 128, 256, 512), (3, 4, 6, 3))):
+        for block in range(blocks):
+            layers.append(Bottleneck(cin, width, 2 if stage and not block else 1))
+            cin = width * 4
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2048, num_classes)]
+    return nn.Sequential(*layers)
+
+
+def measure_torch(name, input_size, batch_size, warmup=3, steps=5, repeats=3):
+    """Median training images/s of the PyTorch model on synthetic data."""
+    import torch
+
+    torch.manual_seed(0)
+    model = build(name).train()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    images = torch.randn(batch_size, 3, input_size, input_size)
+    labels = torch.randint(0, 10, (batch_size,))
+
+    def step():
+        optimizer.zero_grad(set_to_none=True)
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(warmup):
+        step()
+    rates = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(batch_size * steps / (time.perf_counter() - start))
+    return statistics.median(rates)
+
+
+def measure_kcnn(workload):
+    """kcnn's training images/s for a workload, from benchmarks/throughput.py in a subprocess."""
+    model, size, batch = WORKLOADS[workload]
+    out = os.path.join(HERE, "results", f".kcnn_{workload}.json")
+    subprocess.run(
+        [sys.executable, os.path.join(HERE, "throughput.py"), "--models", model, "--mode", "train",
+         "--input-size", str(size), "--batch-size", str(batch), "--no-reference", "--json", out],
+        check=True, capture_output=True,
+    )
+    with open(out) as handle:
+        rate = json.load(handle)["results"][0]["kcnn_images_per_s"]
+    os.remove(out)
+    return rate
+
+
+def measure_torch_subprocess(workload):
+    _, size, batch = WORKLOADS[workload]
+    result = subprocess.run(
+        [sys.executable, __file__, "--model", workload, "--input-size", str(size),
+         "--batch-size", str(batch), "--quiet"],
+        check=True, capture_output=True, text=True,
+    )
+    return float(result.stdout.strip())
+
+
+def compare(rounds):
+    """Alternate PyTorch and kcnn processes per workload; print medians and ratios as markdown."""
+    print("| workload | PyTorch img/s | kcnn img/s | kcnn / PyTorch |\n|---|---:|---:|---:|")
+    for workload in WORKLOADS:
+        torch_rates, kcnn_rates = [], []
+        for _ in range(rounds):
+            torch_rates.append(measure_torch_subprocess(workload))
+            kcnn_rates.append(measure_kcnn(workload))
+        t, k = statistics.median(torch_rates), statistics.median(kcnn_rates)
+        _, size, batch = WORKLOADS[workload]
+        print(f"| {workload} {size}x{size} batch {batch} | {t:.1f} | {k:.1f} | {k / t:.2f} |", flush=True)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", choices=sorted(WORKLOADS), default="resnet20")
+    parser.add_argument("--input-size", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--compare", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quiet", action="store_true", help="print only the images/s")
+    args = parser.parse_args(argv)
+    if args.compare:
+        compare(args.rounds)
+        return 0
+    _, size, batch = WORKLOADS[args.model]
+    rate = measure_torch(args.model, args.input_size or size, args.batch_size or batch)
+    print(f"{rate:.2f}" if args.quiet else f"PyTorch {args.model}: {rate:.1f} images/s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,123 @@
+"""The registry and the arguments every builder shares (kcnn.models._registry, _common)."""
+
+import keras
+import numpy as np
+import pytest
+
+import kcnn
+from kcnn.models import _common, _registry
+
+
+def test_names_are_sorted_and_filterable():
+    names = kcnn.models.names()
+    assert names == sorted(names)
+    assert len(names) == len(set(names))
+    for name in kcnn.models.names(pattern="res*"):
+        assert name.startswith("res")
+    for family in kcnn.models.families():
+        assert all(kcnn.models.spec(n).family == family for n in kcnn.models.names(family=family))
+
+
+def test_unknown_name_lists_close_matches():
+    with pytest.raises(ValueError, match=r"Unknown model 'vgg61'\. Did you mean: .*vgg16"):
+        kcnn.models.get("vgg61")
+
+
+def test_unknown_name_without_close_match_still_says_where_to_look():
+    with pytest.raises(ValueError, match=r"kcnn.models.names\(\) lists all"):
+        kcnn.models.get("transformer")
+
+
+def test_duplicate_registration_raises():
+    def vgg16():
+        return None
+
+    with pytest.raises(ValueError, match="already registered"):
+        _registry.register(family="vgg", source="-", default_input=(1, 1, 1), min_input=1)(vgg16)
+
+
+def test_classes_alias_is_pointed_to_num_classes():
+    with pytest.raises(TypeError, match="num_classes"):
+        kcnn.models.get("simple_cnn", classes=3)
+
+
+def test_every_builder_documents_every_argument():
+    import inspect
+
+    for name in kcnn.models.names():
+        builder = kcnn.models.spec(name).builder
+        doc = builder.__doc__ or ""
+        for parameter in inspect.signature(builder).parameters:
+            if parameter != "kwargs":
+                assert f"{parameter}:" in doc or f"{parameter} " in doc, (name, parameter)
+
+
+def test_every_spec_matches_its_builders_default_input():
+    for name in kcnn.models.names():
+        spec = kcnn.models.spec(name)
+        assert len(spec.default_input) == 3 and spec.min_input >= 1
+        assert spec.default_input[0] >= spec.min_input
+
+
+# ---- the shared argument checks, exercised directly ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(num_classes=0, include_top=True, pooling=None, weights=None), "`num_classes` must be a positive"),
+        (dict(num_classes=10, include_top=True, pooling="avg", weights=None), "only applies with `include_top=False`"),
+        (dict(num_classes=10, include_top=False, pooling="mean", weights=None), "`pooling` must be None, 'avg' or 'max'"),
+        (dict(num_classes=10, include_top=True, pooling=None, weights="imagenet"), "ships no pretrained weights"),
+        (dict(num_classes=10, include_top=True, pooling=None, weights="w.h5"), "`.weights.h5` file"),
+    ],
+)
+def test_common_argument_errors_name_the_network(kwargs, message):
+    with pytest.raises(ValueError, match=message) as info:
+        _common.check_common_args("netname", **kwargs)
+    assert "`netname`" in str(info.value)
+
+
+def test_image_input_checks():
+    def make(**kwargs):
+        args = dict(input_shape=None, input_tensor=None, default_shape=(32, 32, 3), min_size=16)
+        args.update(kwargs)
+        return _common.image_input("net", **args)
+
+    image, x = make()
+    assert tuple(image.shape) == (None, 32, 32, 3) and image is x and image.name == "image"
+    with pytest.raises(ValueError, match=r"`net`: input size must be at least 16x16; received input_shape=\(15, 15, 3\)"):
+        make(input_shape=(15, 15, 3))
+    with pytest.raises(ValueError, match="tuple of three positive integers"):
+        make(input_shape=(32, 32))
+    with pytest.raises(ValueError, match="exactly 32x32"):
+        make(input_shape=(40, 40, 3), head_sizes=(32, 32))
+    with pytest.raises(ValueError, match="from 227x227 to 258x258"):
+        make(input_shape=(224, 224, 3), head_sizes=(227, 258))
+    image, _ = make(input_shape=(None, None, 3))
+    assert tuple(image.shape) == (None, None, None, 3)
+
+
+def _tiny(weights=None, input_tensor=None):
+    image, x = _common.image_input(
+        "net", input_shape=None, input_tensor=input_tensor, default_shape=(16, 16, 1), min_size=8
+    )
+    y = _common.chain(x, [keras.layers.Flatten(name="flatten"), _common.predictions(3, "softmax")])
+    return _common.finish_model(image, y, name="net", weights=weights)
+
+
+def test_input_tensor_is_adopted():
+    tensor = keras.Input(shape=(16, 16, 1))
+    model = _tiny(input_tensor=tensor)
+    assert model.inputs[0] is tensor
+
+
+def test_weights_path_loads_into_a_fresh_model(tmp_path):
+    trained = _tiny()
+    path = str(tmp_path / "net.weights.h5")
+    trained.save_weights(path)
+    batch = np.random.default_rng(0).normal(size=(2, 16, 16, 1)).astype("float32")
+    assert not np.allclose(trained.predict(batch, verbose=0), _tiny().predict(batch, verbose=0))
+    np.testing.assert_array_equal(
+        trained.predict(batch, verbose=0), _tiny(weights=path).predict(batch, verbose=0)
+    )

@@ -1,0 +1,49 @@
+"""The package as a user meets it: the CLI entry point, and imports that must not need TensorFlow."""
+
+import os
+import subprocess
+import sys
+
+import kcnn
+
+BLOCK_TENSORFLOW = (
+    "import sys\n"
+    "class _Block:\n"
+    "    def find_spec(self, name, path=None, target=None):\n"
+    "        if name == 'tensorflow' or name.startswith('tensorflow.'):\n"
+    "            raise ImportError('tensorflow is blocked in this test')\n"
+    "sys.meta_path.insert(0, _Block())\n"
+)
+
+
+def _run(code, **env):
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+    )
+
+
+def test_version_and_help():
+    from kcnn.cli import main
+
+    assert main([]) == 0
+    result = subprocess.run(
+        [sys.executable, "-m", "kcnn", "--version"], capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"kcnn {kcnn.__version__}"
+
+
+def test_layers_models_and_analysis_import_without_tensorflow():
+    """The GPU machine has JAX but no TensorFlow: kcnn's model code must not need it."""
+    code = BLOCK_TENSORFLOW + (
+        "import kcnn, kcnn.layers, kcnn.models, kcnn.analysis\n"
+        "m = kcnn.models.get('resnet20')\n"
+        "print(m.count_params())\n"
+    )
+    result = _run(code, KERAS_BACKEND="jax")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "271098"
