@@ -5,7 +5,10 @@ Every layer is registered with `keras.saving.register_keras_serializable(package
 """
 
 from kcnn.layers._base import CompositeLayer
+from kcnn.layers.dense import DenseBlock, TransitionBlock
 
 __all__ = [
     "CompositeLayer",
+    "DenseBlock",
+    "TransitionBlock",
 ]

@@ -7,9 +7,15 @@
 """
 
 from kcnn.models._registry import ModelSpec, families, get, names, spec
+from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 
 __all__ = [
     "ModelSpec",
+    "densenet121",
+    "densenet161",
+    "densenet169",
+    "densenet201",
+    "densenet_bc",
     "families",
     "get",
     "names",

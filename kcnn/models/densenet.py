@@ -1,0 +1,237 @@
+"""DenseNet-BC (Huang, Liu, van der Maaten, Weinberger, "Densely Connected Convolutional Networks",
+CVPR 2017, arXiv:1608.06993): DenseNet-121/161/169/201 for ImageNet and the CIFAR DenseNet-BC.
+
+Each network is a stem, dense blocks `conv2`, `conv3`, ... (`kcnn.layers.DenseBlock`) with
+transitions `pool2`, `pool3`, ... (`kcnn.layers.TransitionBlock`) between them, then BN, ReLU,
+global average pooling and the classifier: one summary row per row of the paper's Table 1. The
+names are keras.applications' (with its two auto-named stem paddings named `conv1_pad` and
+`pool1_pad`), so `variant="imagenet"` DenseNet-121/169/201 take keras.applications' weights by name.
+"""
+
+import collections
+
+import keras
+
+from kcnn.layers import DenseBlock, TransitionBlock
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_variant,
+    classifier_head,
+    finish_model,
+    image_input,
+)
+from kcnn.models._registry import register
+
+DenseNetConfig = collections.namedtuple("DenseNetConfig", "growth_rate block_sizes init_features")
+
+# The paper's Table 1 (DenseNet-161's k=48 and 96 stem filters are torchvision's; the paper's table
+# lists 121/169/201/264 with k=32).
+DENSENET_CONFIGS = {
+    "densenet121": DenseNetConfig(32, (6, 12, 24, 16), 64),
+    "densenet161": DenseNetConfig(48, (6, 12, 36, 24), 96),
+    "densenet169": DenseNetConfig(32, (6, 12, 32, 32), 64),
+    "densenet201": DenseNetConfig(32, (6, 12, 48, 32), 64),
+}
+
+DenseNetVariant = collections.namedtuple("DenseNetVariant", "stem concat_order default_input min_input")
+
+DENSENET_VARIANTS = {
+    # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; new features after the input. Smallest input 29 (spec 13;
+    # keras.applications enforces 32): 29 -> 15 -> 8 -> 4 -> 2 -> 1.
+    "imagenet": DenseNetVariant("imagenet", "append", (224, 224, 3), 29),
+    # The project's source notes (spec 16): 3x3 conv of 2k channels, no BN after it, no max-pool;
+    # new features before the input. Three 2x2/2 transitions need 8x8.
+    "cifar": DenseNetVariant("cifar", "prepend", (32, 32, 3), 8),
+}
+
+BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
+
+
+def densenet_stem(kind, filters):
+    """The stem's layers: "imagenet" (keras.applications' stem) or "cifar" (a single 3x3 conv)."""
+    if kind == "cifar":
+        return [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")]
+    return [
+        keras.layers.ZeroPadding2D(3, name="conv1_pad"),
+        keras.layers.Conv2D(filters, 7, strides=2, use_bias=False, name="conv1_conv"),
+        keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn"),
+        keras.layers.Activation("relu", name="conv1_relu"),
+        keras.layers.ZeroPadding2D(1, name="pool1_pad"),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool1"),
+    ]
+
+
+def dense_stages(block_sizes, growth_rate, *, compression, **block_options):
+    """Dense blocks `conv2`, `conv3`, ... with transitions `pool2`, `pool3`, ... between them."""
+    layers = []
+    for i, size in enumerate(block_sizes):
+        if i:
+            layers.append(TransitionBlock(compression, bn_epsilon=BN_EPSILON, name=f"pool{i + 1}"))
+        layers.append(DenseBlock(size, growth_rate, bn_epsilon=BN_EPSILON, name=f"conv{i + 2}", **block_options))
+    return layers
+
+
+def _densenet(
+    network,
+    config,
+    variant,
+    *,
+    num_classes=1000,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+    bn_size=4,
+    compression=0.5,
+    dropout_rate=0.0,
+):
+    """Build a DenseNet from a `DenseNetConfig` row and a `DenseNetVariant` row.
+
+    The arguments after `variant` are those of every public DenseNet builder:
+
+    Args:
+        num_classes: classes of the classifier (default 1000).
+        input_shape: (height, width, 3) or with None sizes; default: the variant's input
+            (224x224x3 or 32x32x3). Height and width must be at least the variant's minimum.
+        include_top: build the classifier (global average pool `avg_pool` and `predictions`).
+        pooling: without the top, None (4-D features after `relu`), "avg" or "max".
+        classifier_activation: activation of `predictions` (None for logits); it is computed in
+            float32 under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default: the network's, e.g. "densenet121").
+        bn_size: bottleneck width factor; the 1x1 convolutions have bn_size * k filters (4).
+        compression: theta, the fraction of channels each transition keeps (0.5).
+        dropout_rate: dropout after each dense layer's 3x3 convolution (0, as torchvision; the paper
+            used 0.2 on CIFAR without augmentation).
+    """
+    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    image, x = image_input(
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=variant.default_input,
+        min_size=variant.min_input,
+    )
+    x = chain(x, densenet_stem(variant.stem, config.init_features))
+    x = chain(
+        x,
+        dense_stages(
+            config.block_sizes,
+            config.growth_rate,
+            compression=compression,
+            bn_size=bn_size,
+            dropout_rate=dropout_rate,
+            concat_order=variant.concat_order,
+        ),
+    )
+    x = chain(x, [keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="bn"), keras.layers.Activation("relu", name="relu")])
+    outputs = classifier_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        top=[keras.layers.GlobalAveragePooling2D(name="avg_pool")],
+    )
+    return finish_model(image, outputs, name=name or network, weights=weights)
+
+
+def _table_densenet(network, variant, kwargs):
+    variant = DENSENET_VARIANTS[check_variant(network, variant, tuple(DENSENET_VARIANTS))]
+    return _densenet(network, DENSENET_CONFIGS[network], variant, **kwargs)
+
+
+_SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvision densenet"
+
+
+
+@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+def densenet121(*, variant="imagenet", **kwargs):
+    """DenseNet-121 (k=32, blocks 6, 12, 24, 16), Huang et al. 2017.
+
+    ImageNet, 1000 classes: T 7,978,856, Keras total 8,062,504 (keras.applications DenseNet121,
+    whose weights it takes by name). `variant="cifar"` with 10 classes: T 6,956,298.
+
+    Args:
+        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
+    """
+    return _table_densenet("densenet121", variant, kwargs)
+
+
+@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+def densenet161(*, variant="imagenet", **kwargs):
+    """DenseNet-161 (k=48, 96 stem filters, blocks 6, 12, 36, 24), torchvision's densenet161.
+
+    ImageNet, 1000 classes: T 28,681,000, Keras total 28,900,936. keras.applications has no
+    DenseNet-161.
+
+    Args:
+        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
+    """
+    return _table_densenet("densenet161", variant, kwargs)
+
+
+@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+def densenet169(*, variant="imagenet", **kwargs):
+    """DenseNet-169 (k=32, blocks 6, 12, 32, 32), Huang et al. 2017.
+
+    ImageNet, 1000 classes: T 14,149,480, Keras total 14,307,880 (keras.applications DenseNet169).
+
+    Args:
+        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
+    """
+    return _table_densenet("densenet169", variant, kwargs)
+
+
+@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+def densenet201(*, variant="imagenet", **kwargs):
+    """DenseNet-201 (k=32, blocks 6, 12, 48, 32), Huang et al. 2017.
+
+    ImageNet, 1000 classes: T 20,013,928, Keras total 20,242,984 (keras.applications DenseNet201).
+
+    Args:
+        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
+    """
+    return _table_densenet("densenet201", variant, kwargs)
+
+
+@register(
+    family="densenet",
+    source="Huang et al. 2017, arXiv:1608.06993, section 4.2; liuzhuang13/DenseNet",
+    default_input=(32, 32, 3),
+    min_input=4,
+)
+def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
+    """DenseNet-BC for CIFAR (Huang et al. 2017, section 4.2 and Table 2).
+
+    Three dense blocks of (depth - 4) / 6 bottleneck layers on 32x32, 16x16 and 8x8 maps, a 3x3 stem
+    conv of 2k channels (no BN after it), transitions with compression 0.5, new features appended
+    (the paper's Torch code). L=100, k=12, 10 classes: T 769,162, Keras total 793,150 (paper: 0.8M);
+    100 classes: T 800,032. Input 32x32x3 by default, at least 4x4.
+
+    Args:
+        depth: L, the paper's depth; (L - 4) must be a positive multiple of 6 (100, 250, 190, ...).
+        growth_rate: k (12, 24 or 40 in the paper).
+        num_classes: classes of the classifier (10 for CIFAR-10, 100 for CIFAR-100).
+        **kwargs: input_shape, include_top, pooling, classifier_activation, input_tensor, weights,
+            name, bn_size, compression, dropout_rate; see `_densenet`.
+    """
+    network = "densenet_bc"
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(
+            f"`{network}`: `depth` must be 6n + 4 with n >= 1 (e.g. 100, 190, 250); received depth={depth!r}"
+        )
+    if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
+        raise ValueError(f"`{network}`: `growth_rate` must be a positive integer; received {growth_rate!r}")
+    config = DenseNetConfig(growth_rate, ((depth - 4) // 6,) * 3, 2 * growth_rate)
+    variant = DenseNetVariant("cifar", "append", (32, 32, 3), 4)
+    return _densenet(network, config, variant, num_classes=num_classes, **kwargs)
