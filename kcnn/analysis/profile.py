@@ -20,13 +20,26 @@ from kcnn.analysis import rules
 from kcnn.layers import CompositeLayer
 
 
+def _inception():
+    from kcnn.layers import inception
+
+    return inception
+
+
+def _residual():
+    from kcnn.layers import residual
+
+    return residual
+
+
 @dataclasses.dataclass
 class Row:
     """One row of a profile.
 
     Attributes:
         name: the layer's name; inner layers of a block or nested model are `block/layer`.
-        type: the layer's class name ("(add)" / "(concat)" for a block's merge).
+        type: the layer's class name; "add" / "concat" for a block's merge ("+ReLU" / "+relu" where
+            the block applies a ReLU in `call` that is not a sublayer; it is counted).
         output_shape: the output shape with the batch axis, as in `model.summary()`.
         trainable: trainable parameters (counted once for a layer that is called twice).
         non_trainable: non-trainable parameters (e.g. BN moving statistics).
@@ -217,37 +230,62 @@ class _Walker:
         return field
 
     def composite(self, layer, name, in_shapes, out_shape, field, depth):
+        """Walk a CompositeLayer through its paths(); return the field after its merge."""
         (in_shape,) = in_shapes
         paths = layer.paths(in_shape)
-        inner = set()
-        fields = []
-        for path in paths:
-            path_field = field
-            for sub, sub_shape in path:
-                sub_shape = tuple(sub_shape)
-                sub_out = tuple(sub.compute_output_shape(sub_shape))
-                path_field = self.visit(sub, [sub_shape], [sub_out], [path_field], name + "/", depth + 1)
-                inner.update(id(w) for w in sub.weights)
-            fields.append(path_field)
+        shapes = {id(sub): tuple(shape) for path in paths for sub, shape in path}
+        inner = {id(w) for path in paths for sub, _ in path for w in sub.weights}
         own = [w for w in layer.weights if id(w) not in inner]
         if own:
             raise rules.UncountableLayerError(
                 f"cannot count {type(layer).__name__} (layer {name!r}): it holds weights outside "
                 f"its paths() ({', '.join(w.path for w in own)})"
             )
+        if isinstance(layer, _inception()._Branches):
+            fields = [self.branch(items, field, shapes, name, depth + 1) for items in layer.branches]
+        else:
+            fields = [self.path([sub for sub, _ in path], field, shapes, name, depth + 1) for path in paths]
         field = _merge_fields(fields)
+        if layer.merge is None and len(paths) == 1:
+            return field
         if layer.merge == "add":
             macs = {"addition": (len(paths) - 1) * rules._size(out_shape)}
         elif layer.merge == "concat":
             macs = {"concatenation": 0}
-        elif layer.merge is None and len(paths) == 1:
-            return field
         else:
             raise rules.UncountableLayerError(
                 f"cannot count {type(layer).__name__} (layer {name!r}): unknown merge {layer.merge!r} "
                 f"of {len(paths)} paths; known: 'add', 'concat', None (one path)"
             )
-        self._leaf_row(None, f"{name}/{layer.merge}", f"({layer.merge})", out_shape, macs, field, depth + 1)
+        type_name = layer.merge
+        if isinstance(layer, _residual()._ResidualUnit) and not layer.preactivation:
+            macs["activation"] = rules._size(out_shape)  # the ReLU that call() applies after the add
+            type_name = "add+relu"
+        self._leaf_row(None, f"{name}/{layer.merge}", type_name, out_shape, macs, field, depth + 1)
+        return field
+
+    def path(self, layers, field, shapes, prefix, depth):
+        for sub in layers:
+            sub_in = shapes[id(sub)]
+            sub_out = tuple(sub.compute_output_shape(sub_in))
+            field = self.visit(sub, [sub_in], [sub_out], [field], prefix + "/", depth)
+        return field
+
+    def branch(self, items, field, shapes, prefix, depth):
+        """One branch of an Inception block: layers in order, where a list of lists is a split
+        (each part runs on the current tensor, their outputs are concatenated), and every
+        BatchNormalization is followed by the ReLU that the block applies in call()."""
+        for item in items:
+            if isinstance(item, list):
+                field = _merge_fields([self.branch(part, field, shapes, prefix, depth) for part in item])
+                continue
+            field = self.path([item], field, shapes, prefix, depth)
+            if isinstance(item, keras.layers.BatchNormalization):
+                row = self.rows[-1]
+                relu = rules._size(row.output_shape)
+                row.macs_by_kind["activation"] = row.macs_by_kind.get("activation", 0) + relu
+                row.macs += relu
+                row.type += "+ReLU"
         return field
 
     def _leaf_row(self, layer, name, type_name, out_shape, macs, field, depth):
@@ -360,7 +398,7 @@ def format_table(prof):
         body.append(
             (
                 f"{'  ' * r.depth}{r.name} ({r.type})",
-                str(shape).replace("None", "None"),
+                str(shape),
                 f"{r.trainable:,}",
                 f"{r.non_trainable:,}",
                 f"{r.macs:,}",

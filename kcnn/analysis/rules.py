@@ -141,6 +141,23 @@ def global_pooling(layer, inputs, output):
     return Cost({"pooling": _size(shape)}, GLOBAL)
 
 
+def adaptive_pooling(layer, inputs, output):
+    """Adaptive max and average pooling: one operation per element of every (possibly overlapping) window.
+
+    Window i of n inputs into o outputs spans [floor(i * n / o), ceil((i + 1) * n / o)), as in
+    Keras and PyTorch. The windows are not a fixed kernel and stride, so the receptive field ends.
+    """
+    (shape,) = inputs
+    channels_last = getattr(layer, "data_format", "channels_last") == "channels_last"
+    spatial_in = shape[1:-1] if channels_last else shape[2:]
+    spatial_out = output[1:-1] if channels_last else output[2:]
+    channels = shape[-1] if channels_last else shape[1]
+    per_channel = 1
+    for n, o in zip(spatial_in, spatial_out):
+        per_channel *= sum(-(-(i + 1) * n // o) - (i * n) // o for i in range(o))
+    return Cost({"pooling": per_channel * channels}, GLOBAL)
+
+
 def normalization(layer, inputs, output):
     """Batch, layer, group normalization and the Normalization/Rescaling preprocessing layers."""
     return Cost({"normalization": _size(output)}, KEEP)
@@ -148,7 +165,9 @@ def normalization(layer, inputs, output):
 
 def activation(layer, inputs, output):
     """Activation layers: one operation per element (a linear Activation costs nothing)."""
-    return Cost(_activation(layer, output) if isinstance(layer, keras.layers.Activation) else {"activation": _size(output)}, KEEP)
+    if isinstance(layer, keras.layers.Activation):
+        return Cost(_activation(layer, output), KEEP)
+    return Cost({"activation": _size(output)}, KEEP)
 
 
 def elementwise_merge(layer, inputs, output):
@@ -175,51 +194,43 @@ def flatten(layer, inputs, output):
 
 
 def local_response_normalization(layer, inputs, output):
-    """kcnn LocalResponseNormalization: a windowed sum of squares over `2r + 1` channels per element."""
-    radius = getattr(layer, "depth_radius", None)
-    window = 2 * radius + 1 if radius is not None else getattr(layer, "size")
-    return Cost({"normalization": _size(output) * window}, KEEP)
+    """kcnn LocalResponseNormalization: a sum of squares over `2 * depth_radius + 1` channels per element."""
+    return Cost({"normalization": _size(output) * (2 * layer.depth_radius + 1)}, KEEP)
 
 
 def subsampling(layer, inputs, output):
     """kcnn Subsampling (LeNet-5 S2/S4): a sum over the pool window times a trainable coefficient."""
     (shape,) = inputs
     rank = _spatial_rank(shape)
-    pool = _tuple(layer.pool_size, rank)
-    stride = _tuple(getattr(layer, "strides", None) or layer.pool_size, rank)
-    return Cost({"pooling": _size(output) * math.prod(pool)}, Window(pool, stride, (1,) * rank))
+    pool = (layer.pool_size,) * rank
+    macs = {"pooling": _size(output) * math.prod(pool), **_activation(layer, output)}
+    return Cost(macs, Window(pool, pool, (1,) * rank))
 
 
 def partial_conv(layer, inputs, output):
-    """kcnn PartialConv2D (LeNet-5 C3): only the connected input maps are multiplied.
+    """kcnn PartialConv2D (LeNet-5 C3): only the connected weights multiply.
 
-    The connection table is read from the layer (`connection_mask()` if it has one, else the
-    `connections` table: for each output map, the input maps it reads).
+    Its kernel holds only the connected weights, shape (k, k, total connections), so every output
+    position costs k * k * total connections (C3: 25 * 60 = 1,500 per position).
     """
     (shape,) = inputs
-    kernel = tuple(layer.kernel.shape)  # (kh, kw, in_channels, filters)
+    rank = _spatial_rank(shape)
     positions = _size(output) // output[-1]
-    if hasattr(layer, "connection_mask"):
-        mask = keras.ops.convert_to_numpy(layer.connection_mask())
-        connected = int(mask.astype(bool).sum())
-    else:
-        connected = sum(len(maps) for maps in layer.connections)
-    macs = {"conv": positions * math.prod(kernel[:-2]) * connected, **_activation(layer, output)}
-    return Cost(macs, _window(layer, "kernel_size", _spatial_rank(shape)))
+    macs = {"conv": positions * math.prod(layer.kernel.shape), **_activation(layer, output)}
+    return Cost(macs, Window((layer.kernel_size,) * rank, (1,) * rank, (1,) * rank))
 
 
 def euclidean_rbf(layer, inputs, output):
-    """kcnn EuclideanRBF (LeNet-5 output): y_i = sum_j (x_j - w_ij)^2, one MAC per weight."""
+    """kcnn EuclideanRBF (LeNet-5 output): y_i = sum_j (x_j - w_ij)^2, one MAC per centre weight."""
     (shape,) = inputs
     return Cost({"dense": _size(output) * shape[-1]}, KEEP)
 
 
 def zero_pad_shortcut(layer, inputs, output):
-    """kcnn's option-A shortcut: subsample x[:, ::s, ::s] and zero-pad channels; no arithmetic."""
+    """kcnn ZeroPadShortcut (option A): x[:, ::s, ::s] and zero channels; no arithmetic."""
     (shape,) = inputs
     rank = _spatial_rank(shape)
-    stride = _tuple(getattr(layer, "strides", getattr(layer, "stride", 1)), rank)
-    return Cost({}, Window((1,) * rank, stride, (1,) * rank))
+    return Cost({}, Window((1,) * rank, (layer.strides,) * rank, (1,) * rank))
 
 
 L = keras.layers
@@ -251,6 +262,11 @@ for _classes, _rule in [
         (L.GlobalMaxPooling1D, L.GlobalMaxPooling2D, L.GlobalMaxPooling3D)
         + (L.GlobalAveragePooling1D, L.GlobalAveragePooling2D, L.GlobalAveragePooling3D),
         global_pooling,
+    ),
+    (
+        (L.AdaptiveMaxPooling1D, L.AdaptiveMaxPooling2D, L.AdaptiveMaxPooling3D)
+        + (L.AdaptiveAveragePooling1D, L.AdaptiveAveragePooling2D, L.AdaptiveAveragePooling3D),
+        adaptive_pooling,
     ),
     (
         (L.BatchNormalization, L.LayerNormalization, L.GroupNormalization, L.UnitNormalization)
