@@ -1,0 +1,17 @@
+"""Data for kcnn: tf.data pipelines over tensorflow-datasets, scikit-learn's digits and synthetic
+images, with augmentation from Keras preprocessing layers. Needs TensorFlow (`import kcnn` does
+not import this package; `import kcnn.data` does).
+
+    ds, info = kcnn.data.load("cifar10", "train[:90%]", 128, augment="cifar", seed=1)
+    val, _ = kcnn.data.load("cifar10", "train[90%:]", 256, shuffle=False)
+    info.num_classes, info.image_shape          # 10, (32, 32, 3)
+
+`load` is in `kcnn.data.pipeline`, the data set table and loaders in `kcnn.data.sources`, the
+augmentation presets in `kcnn.data.augment`.
+"""
+
+from kcnn.data import augment
+from kcnn.data.pipeline import load
+from kcnn.data.sources import DATASETS, DatasetInfo, DatasetNotAvailableError, info, names
+
+__all__ = ["DATASETS", "DatasetInfo", "DatasetNotAvailableError", "augment", "info", "load", "names"]

@@ -1,0 +1,338 @@
+"""Where images come from: tensorflow-datasets by name, scikit-learn's digits, synthetic images.
+
+`DATASETS` is the table of names kcnn knows. Each loader returns a `RawSplit`: an *unbatched*
+`tf.data.Dataset` of `(uint8 image (H, W, C), int32 label)` plus what is known about it. Batching,
+augmentation and normalisation happen in `kcnn.data.pipeline`.
+
+No network is needed to learn that a data set is missing: `tfds.builder(...).is_prepared()` is an
+instant check, and a download that cannot reach the network fails in about a second (tfds' own
+retry loop would wait about 205 s; see `_prepare`).
+"""
+
+import dataclasses
+import re
+
+import numpy as np
+
+
+class DatasetNotAvailableError(ValueError):
+    """A tensorflow-datasets data set is not prepared in `data_dir` and cannot be downloaded."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What a trainer needs to size a model, as the pipeline delivers the data.
+
+    Attributes:
+        name: the data set's name, e.g. "cifar10".
+        num_classes: number of classes.
+        image_shape: (height, width, channels) of the delivered images, after `image_size` and
+            `channels`. A dimension is None only from `info()` for a variable-size data set.
+        class_names: one name per class (tfds says '0'..'9' for some sets until they are prepared).
+        num_examples: examples in the loaded split, or None when unknown (e.g. under
+            `tfds.testing.mock_data`, whose split metadata is empty).
+        soft_labels: True when labels are float one-hot (soft) targets, i.e. mixup or cutmix is on.
+    """
+
+    name: str
+    num_classes: int
+    image_shape: tuple
+    class_names: tuple
+    num_examples: int | None = None
+    soft_labels: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Source:
+    """One row of `DATASETS`.
+
+    Attributes:
+        kind: "tfds", "digits" or "synthetic".
+        description: one line for docs and error messages.
+        mean, std: per-channel pixel mean and standard deviation on the 0..1 scale, for the
+            "mean_std" normalisation; None means "compute once from the training split".
+    """
+
+    kind: str
+    description: str
+    mean: tuple | None = None
+    std: tuple | None = None
+
+
+DATASETS = {
+    # Published training-split statistics (population std, not the often-copied 0.2023 figures).
+    "cifar10": Source("tfds", "CIFAR-10, 32x32x3, 10 classes", (0.4914, 0.4822, 0.4465),
+                      (0.2470, 0.2435, 0.2616)),
+    "cifar100": Source("tfds", "CIFAR-100, 32x32x3, 100 classes", (0.5071, 0.4865, 0.4409),
+                       (0.2673, 0.2564, 0.2762)),
+    "mnist": Source("tfds", "MNIST digits, 28x28x1, 10 classes", (0.1307,), (0.3081,)),
+    "fashion_mnist": Source("tfds", "Fashion-MNIST, 28x28x1, 10 classes", (0.2860,), (0.3530,)),
+    "kmnist": Source("tfds", "Kuzushiji-MNIST, 28x28x1, 10 classes"),
+    "emnist/digits": Source("tfds", "EMNIST digits, 28x28x1, 10 classes"),
+    "svhn_cropped": Source("tfds", "SVHN cropped digits, 32x32x3, 10 classes"),
+    "stl10": Source("tfds", "STL-10, 96x96x3, 10 classes"),
+    "eurosat/rgb": Source("tfds", "EuroSAT RGB, 64x64x3, 10 classes"),
+    "imagenette": Source("tfds", "Imagenette, variable size (give image_size), 10 classes"),
+    "tf_flowers": Source("tfds", "TF Flowers, variable size (give image_size), 5 classes"),
+    "oxford_flowers102": Source("tfds", "Oxford Flowers 102, variable size, 102 classes"),
+    "food101": Source("tfds", "Food-101, variable size, 101 classes"),
+    "imagenet2012": Source("tfds", "ImageNet ILSVRC-2012 (manual download), 1000 classes"),
+    "digits": Source("digits", "scikit-learn's 1,797 real 8x8 handwritten digits, no network"),
+    "synthetic": Source("synthetic", "generated images of any shape and class count (not real)"),
+}
+
+DIGITS_TEST_SIZE = 360  # the fixed split: 1,437 training and 360 test images
+SYNTHETIC_DEFAULTS = {"image_shape": (32, 32, 3), "num_classes": 10, "num_examples": 2048}
+
+
+def names():
+    """Names kcnn knows by name; any other tensorflow-datasets image classification name is tried."""
+    return sorted(DATASETS)
+
+
+@dataclasses.dataclass
+class RawSplit:
+    """An unbatched split of uint8 images and int32 labels, and what is known about it."""
+
+    dataset: object  # tf.data.Dataset of (uint8 (H, W, C), int32 ())
+    num_classes: int
+    image_shape: tuple  # native shape; (None, None, C) for variable-size sets
+    class_names: tuple
+    num_examples: int | None
+    train: object  # callable -> RawSplit of the full training split (for statistics)
+    stats_file: str | None = None  # where fitted statistics may be cached on disk
+
+
+# ---------------------------------------------------------------------------------------------
+# Split strings: "train", "test", "train[:90%]", "train[90%:]", "train[100:200]"
+
+_SPLIT = re.compile(r"^\s*(\w+)\s*(?:\[\s*(-?[\d.]*%?)\s*:\s*(-?[\d.]*%?)\s*\])?\s*$")
+
+
+def slice_split(split, sizes):
+    """(split name, start, stop) for a tfds-style split string over splits of known `sizes`.
+
+    Percent bounds are rounded to the closest example, as tfds does by default.
+    """
+    match = _SPLIT.match(split)
+    if not match or match.group(1) not in sizes:
+        raise ValueError(
+            f"Unknown split {split!r}; use one of {sorted(sizes)}, optionally sliced like "
+            f"'train[:90%]', 'train[90%:]' or 'train[100:200]'"
+        )
+    name, lo, hi = match.groups()
+    n = sizes[name]
+
+    def bound(text, default):
+        if not text:
+            return default
+        value = float(text[:-1]) * n / 100 if text.endswith("%") else int(text)
+        value = int(round(value))
+        return max(0, min(n, value + n if value < 0 else value))
+
+    return name, bound(lo, 0), bound(hi, n)
+
+
+# ---------------------------------------------------------------------------------------------
+# scikit-learn digits
+
+
+def digits_arrays():
+    """All 1,797 digits as uint8 images (N, 8, 8, 1) on 0..255 (x * 255 / 16), labels, and the
+    fixed split: `{"train": indices, "test": indices}` from a seeded permutation (seed 0)."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as err:  # pragma: no cover - sklearn is a test dependency
+        raise ImportError(
+            'the "digits" data set comes from scikit-learn: pip install scikit-learn'
+        ) from err
+    bunch = load_digits()
+    images = np.round(bunch.images * (255.0 / 16.0)).astype(np.uint8)[..., None]
+    labels = bunch.target.astype(np.int32)
+    order = np.random.RandomState(0).permutation(len(labels))
+    split = {"train": np.sort(order[DIGITS_TEST_SIZE:]), "test": np.sort(order[:DIGITS_TEST_SIZE])}
+    return images, labels, split
+
+
+def _load_digits(split):
+    import tensorflow as tf
+
+    images, labels, index = digits_arrays()
+    sizes = {k: len(v) for k, v in index.items()}
+    base, start, stop = slice_split(split, sizes)
+    chosen = index[base][start:stop]
+    return RawSplit(
+        dataset=tf.data.Dataset.from_tensor_slices((images[chosen], labels[chosen])),
+        num_classes=10,
+        image_shape=(8, 8, 1),
+        class_names=tuple(str(i) for i in range(10)),
+        num_examples=len(chosen),
+        train=lambda: _load_digits("train"),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# synthetic
+
+
+def _load_synthetic(split, image_shape, num_classes, num_examples):
+    """Deterministic images: a fixed smooth pattern per class plus per-image Gaussian noise.
+
+    Not real data. Learnable (the class patterns differ) so smoke runs show learning. The "train"
+    split has `num_examples` images and "test" a quarter as many (at least one); labels cycle
+    through the classes. Generated lazily with stateless ops, so any shape costs no NumPy memory.
+    """
+    import tensorflow as tf
+
+    h, w, c = image_shape
+    sizes = {"train": num_examples, "test": max(1, num_examples // 4)}
+    base, start, stop = slice_split(split, sizes)
+    split_seed = {"train": 1, "test": 2}[base]
+    low = np.random.RandomState(1234).normal(size=(num_classes, 4, 4, c)).astype(np.float32)
+    patterns = tf.image.resize(low, (h, w), method="bicubic")  # smooth, one per class
+
+    def generate(i):
+        label = tf.cast(i % num_classes, tf.int32)
+        noise = tf.random.stateless_normal((h, w, c), seed=tf.stack([split_seed, i]))
+        image = 128.0 + 48.0 * tf.gather(patterns, label) + 32.0 * noise
+        return tf.cast(tf.clip_by_value(tf.round(image), 0, 255), tf.uint8), label
+
+    ds = tf.data.Dataset.range(start, stop).map(generate, num_parallel_calls=tf.data.AUTOTUNE)
+    return RawSplit(
+        dataset=ds,
+        num_classes=num_classes,
+        image_shape=(h, w, c),
+        class_names=tuple(f"class_{i}" for i in range(num_classes)),
+        num_examples=stop - start,
+        train=lambda: _load_synthetic("train", image_shape, num_classes, num_examples),
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# tensorflow-datasets
+
+
+def _builder(name, data_dir):
+    import tensorflow_datasets as tfds
+
+    try:
+        builder = tfds.builder(name, data_dir=data_dir)
+    except tfds.core.registered.DatasetNotFoundError:
+        raise ValueError(
+            f"Unknown data set {name!r}. kcnn knows: {', '.join(names())}; any other "
+            f"tensorflow-datasets image classification name is tried too (tfds.list_builders())."
+        ) from None
+    features = builder.info.features
+    if builder.info.supervised_keys != ("image", "label") or "label" not in features:
+        raise ValueError(
+            f"{name!r} is not an image classification data set (its supervised keys are "
+            f"{builder.info.supervised_keys}); kcnn knows: {', '.join(names())}"
+        )
+    return builder
+
+
+def _not_available(name, builder, reason):
+    return DatasetNotAvailableError(
+        f"Data set {name!r} is not prepared in {builder.data_dir} ({reason}). Ways out: "
+        f"prepare it on a connected machine (python -c \"import tensorflow_datasets as tfds; "
+        f"tfds.builder('{name}').download_and_prepare()\") and copy its directory "
+        f"(~/tensorflow_datasets/{name}/) here; point data_dir (or TFDS_DATA_DIR) at a directory "
+        f"that holds it; or use the bundled offline data set \"digits\"."
+    )
+
+
+def _prepare(name, builder, download):
+    """Make sure `builder` has its data, fast: never the ~205 s offline retry hang.
+
+    tfds retries every URL ten times with exponential back-off (0.2 s * 2**k, about 205 s in
+    all) before giving up. While kcnn downloads, it lowers that module constant to 2, so an
+    unreachable network fails in about a second. Under `tfds.testing.mock_data`,
+    `download_and_prepare` is a no-op, so mocked tests pass through here untouched.
+    """
+    if builder.is_prepared():
+        return
+    if not download:
+        raise _not_available(name, builder, "download=False")
+    from tensorflow_datasets.core.download import downloader
+
+    saved, downloader.MAX_RETRIES = downloader.MAX_RETRIES, 2
+    try:
+        builder.download_and_prepare()
+    except Exception as err:  # network errors come as many types (requests, OSError, tf errors)
+        raise _not_available(name, builder, f"download failed: {type(err).__name__}: {err}") from err
+    finally:
+        downloader.MAX_RETRIES = saved
+
+
+def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
+    import tensorflow as tf
+    import tensorflow_datasets as tfds
+
+    builder = _builder(name, data_dir)
+    _prepare(name, builder, download)
+    read_config = tfds.ReadConfig(shuffle_seed=seed)
+    ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=shuffle_files,
+                            read_config=read_config)
+    ds = ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
+    try:
+        num_examples = builder.info.splits[split].num_examples
+    except Exception:  # mock_data has no split metadata (and ignores slicing)
+        num_examples = None
+    label = builder.info.features["label"]
+    return RawSplit(
+        dataset=ds,
+        num_classes=label.num_classes,
+        image_shape=tuple(builder.info.features["image"].shape),
+        class_names=tuple(label.names),
+        num_examples=num_examples,
+        train=lambda: _load_tfds(name, "train", data_dir, download, False, None),
+        stats_file=str(builder.data_dir) if builder.is_prepared() else None,
+    )
+
+
+def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, seed=None,
+             image_size=None, channels=None, num_classes=None, num_examples=None):
+    """The unbatched uint8 `RawSplit` for a data set name and split string."""
+    kind = DATASETS[name].kind if name in DATASETS else "tfds"
+    if kind != "synthetic" and (num_classes is not None or num_examples is not None):
+        raise ValueError("num_classes and num_examples are options of the 'synthetic' data set only")
+    if kind == "digits":
+        return _load_digits(split)
+    if kind == "synthetic":
+        d = SYNTHETIC_DEFAULTS
+        h, w = image_size_pair(image_size) if image_size is not None else d["image_shape"][:2]
+        shape = (h, w, channels or d["image_shape"][2])
+        return _load_synthetic(split, shape, num_classes or d["num_classes"],
+                               num_examples or d["num_examples"])
+    return _load_tfds(name, split, data_dir, download, shuffle_files, seed)
+
+
+def image_size_pair(image_size):
+    """(height, width) from an int or a pair; a ValueError for anything else."""
+    if isinstance(image_size, int):
+        image_size = (image_size, image_size)
+    if len(tuple(image_size)) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
+        raise ValueError(f"image_size must be a positive int or (height, width); got {image_size!r}")
+    return tuple(image_size)
+
+
+def info(name, data_dir=None):
+    """Metadata of a data set without loading its data; works offline (tfds metadata ships with
+    the package). `num_examples` is the training split's size when known; `image_shape` is the
+    native shape (None for variable-size dimensions)."""
+    kind = DATASETS[name].kind if name in DATASETS else "tfds"
+    if kind == "digits":
+        return DatasetInfo(name, 10, (8, 8, 1), tuple(str(i) for i in range(10)),
+                           1797 - DIGITS_TEST_SIZE)
+    if kind == "synthetic":
+        d = SYNTHETIC_DEFAULTS
+        return DatasetInfo(name, d["num_classes"], d["image_shape"],
+                           tuple(f"class_{i}" for i in range(d["num_classes"])), d["num_examples"])
+    builder = _builder(name, data_dir)
+    label = builder.info.features["label"]
+    try:
+        num_examples = builder.info.splits["train"].num_examples
+    except Exception:
+        num_examples = None
+    return DatasetInfo(name, label.num_classes, tuple(builder.info.features["image"].shape),
+                       tuple(label.names), num_examples or None)
