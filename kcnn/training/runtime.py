@@ -1,0 +1,186 @@
+"""Runtime decisions in one place: precision, XLA, distribution, determinism, CPU speed.
+
+Each "auto" is decided here from the machine, and `Runtime` records both what was asked for
+and what was chosen; the trainer records what actually ran (`model.jit_compile` after compile).
+
+CPU speed. `TF_ENABLE_ONEDNN_OPTS=1` is set by `kcnn/_logging.py` before TensorFlow is first
+imported (it has no effect later). Measured on a 2-core AMD EPYC (AVX2, no AVX-512), TF 2.21:
+ResNet-50 at 64x64 trains at 31-34 images/s with oneDNN against 7.8-12.6 without, CIFAR
+ResNet-20 at 186 against 93 (see the spec's measured-notes.md); TensorFlow turns oneDNN on by
+default only on CPUs with AVX-512 VNNI/BF16 or AMX. XLA did not help on that CPU (ResNet-20 185
+images/s with XLA, 186 without; ResNet-50 7.8 with XLA, 31-34 without), so "auto" leaves it off
+on CPU. TensorFlow's default thread pools (one intra-op thread per core) are kept.
+
+Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
+cores); float16 on older GPUs or on CPU is slower than float32. The policy is set before the
+model is built, so kcnn's float32 `predictions` layer keeps the output in float32, and
+`compile()` wraps the optimizer in a LossScaleOptimizer for mixed_float16 (not needed for
+bfloat16).
+
+Distribution. TensorFlow backend: `tf.distribute.MirroredStrategy` over all local GPUs ("auto"
+chooses it when there is more than one GPU; "mirrored" on a CPU-only machine mirrors over the
+logical CPU devices, which is how the tests run it). The batch size is global. For several
+machines set `TF_CONFIG` on each worker (the standard cluster/task JSON); "auto" then uses
+`tf.distribute.MultiWorkerMirroredStrategy`. XLA "auto" stays off under a strategy (Keras does
+the same, and MirroredStrategy + XLA leaks memory, tensorflow/tensorflow#56423); "on" forces it.
+JAX backend: the trainer still needs TensorFlow for tf.data; "mirrored" (or "auto" with more
+than one accelerator) uses `keras.distribution.set_distribution(keras.distribution.DataParallel())`
+instead of a tf.distribute strategy.
+"""
+
+import contextlib
+import dataclasses
+import json
+import os
+import platform
+
+import keras
+
+
+@dataclasses.dataclass
+class Runtime:
+    """What the runtime set up for a run."""
+
+    backend: str
+    device: str
+    gpus: int
+    precision: str
+    jit_compile: bool
+    distribute: str
+    replicas: int
+    strategy: object = None
+    previous_policy: str = "float32"
+
+    def scope(self):
+        """The scope to build and compile the model in (the strategy's, or a no-op)."""
+        return self.strategy.scope() if self.strategy is not None else contextlib.nullcontext()
+
+    def restore(self):
+        """Put back the global dtype policy that was in force before `setup()`."""
+        keras.config.set_dtype_policy(self.previous_policy)
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def gpu_details():
+    """[(name, compute capability or None)] for each local GPU the backend sees."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        return [(d.device_kind, None) for d in jax.devices() if d.platform == "gpu"]
+    tf = _tf()
+    found = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        found.append((details.get("device_name", gpu.name), details.get("compute_capability")))
+    return found
+
+
+def cpu_name():
+    """The CPU model name (from /proc/cpuinfo on Linux) and core count."""
+    name = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    name = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return f"{name} ({os.cpu_count()} cores)"
+
+
+def choose_precision(asked, gpus):
+    """The dtype policy for `asked` ("auto" -> mixed_float16 on compute capability >= 7.0)."""
+    if asked != "auto":
+        return asked
+    if gpus and all(cc is not None and tuple(cc) >= (7, 0) for _, cc in gpus):
+        return "mixed_float16"
+    return "float32"
+
+
+def choose_distribution(asked, gpus):
+    """"none", "mirrored" or "multi-worker" for `asked` on this machine."""
+    if asked != "auto":
+        return asked
+    tf_config = os.environ.get("TF_CONFIG")
+    if tf_config and keras.backend.backend() == "tensorflow":
+        cluster = json.loads(tf_config).get("cluster", {})
+        if sum(len(v) for v in cluster.values()) > 1:
+            return "multi-worker"
+    return "mirrored" if len(gpus) > 1 else "none"
+
+
+def choose_jit_compile(asked, gpus, distribute):
+    """XLA on or off for `asked`: "auto" is on for one GPU (JAX: always), off on CPU and under
+    tf.distribute (measured no gain on CPU; see the module docstring)."""
+    if asked != "auto":
+        return asked == "on"
+    if keras.backend.backend() == "jax":
+        return True
+    return bool(gpus) and distribute == "none"
+
+
+def make_strategy(distribute):
+    """The tf.distribute strategy (or None) for the chosen distribution."""
+    if distribute == "none":
+        return None
+    if keras.backend.backend() == "jax":
+        keras.distribution.set_distribution(keras.distribution.DataParallel())
+        return None
+    tf = _tf()
+    if distribute == "multi-worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    if tf.config.list_logical_devices("GPU"):
+        return tf.distribute.MirroredStrategy()
+    cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+    return tf.distribute.MirroredStrategy(devices=cpus)
+
+
+def setup(config):
+    """Seed, determinism, dtype policy and strategy for `config`; returns a `Runtime`.
+
+    Must run before the model is built (the dtype policy applies to layers created after it).
+    """
+    backend = keras.backend.backend()
+    keras.utils.set_random_seed(config.seed)
+    if config.deterministic and backend == "tensorflow":
+        _tf().config.experimental.enable_op_determinism()
+    gpus = gpu_details()
+    precision = choose_precision(config.precision, gpus)
+    distribute = choose_distribution(config.distribute, gpus)
+    jit = choose_jit_compile(config.jit_compile, gpus, distribute)
+    previous = keras.config.dtype_policy().name
+    keras.config.set_dtype_policy(precision)
+    strategy = make_strategy(distribute)
+    if strategy is not None:
+        replicas = strategy.num_replicas_in_sync
+    elif distribute != "none":  # JAX DataParallel
+        replicas = len(keras.distribution.list_devices())
+    else:
+        replicas = 1
+    if gpus:
+        names = sorted({name for name, _ in gpus})
+        device = f"{len(gpus)} x GPU: {', '.join(names)}"
+    else:
+        device = f"CPU: {cpu_name()}"
+    return Runtime(
+        backend=backend,
+        device=device,
+        gpus=len(gpus),
+        precision=precision,
+        jit_compile=jit,
+        distribute=distribute,
+        replicas=replicas,
+        strategy=strategy,
+        previous_policy=previous,
+    )
+
+
+def onednn_setting():
+    """The TF_ENABLE_ONEDNN_OPTS value this process started with ("unset" if none)."""
+    return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
