@@ -6,9 +6,25 @@ Every layer is registered with `keras.saving.register_keras_serializable(package
 
 from kcnn.layers._base import CompositeLayer
 from kcnn.layers.dense import DenseBlock, TransitionBlock
+from kcnn.layers.inception import (
+    AuxiliaryClassifier,
+    InceptionA,
+    InceptionB,
+    InceptionC,
+    InceptionModule,
+    InceptionReductionA,
+    InceptionReductionB,
+)
 
 __all__ = [
+    "AuxiliaryClassifier",
     "CompositeLayer",
     "DenseBlock",
+    "InceptionA",
+    "InceptionB",
+    "InceptionC",
+    "InceptionModule",
+    "InceptionReductionA",
+    "InceptionReductionB",
     "TransitionBlock",
 ]

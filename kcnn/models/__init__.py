@@ -8,9 +8,12 @@
 
 from kcnn.models._registry import ModelSpec, families, get, names, spec
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
+from kcnn.models._aux import AuxiliaryOutputsModel
+from kcnn.models.inception_v3 import inception_v3
 
 __all__ = [
     "ModelSpec",
+    "AuxiliaryOutputsModel",
     "densenet121",
     "densenet161",
     "densenet169",
@@ -18,6 +21,7 @@ __all__ = [
     "densenet_bc",
     "families",
     "get",
+    "inception_v3",
     "names",
     "spec",
 ]

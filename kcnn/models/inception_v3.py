@@ -1,0 +1,202 @@
+"""Inception v3 (Szegedy et al., "Rethinking the Inception Architecture for Computer Vision", CVPR
+2016, arXiv:1512.00567), as keras.applications and torchvision build it (identical widths).
+
+`INCEPTION_V3_MODULES` replaces keras.applications' 356-line body: one row per module, named as
+keras.applications names them (`mixed0` ... `mixed10`, the names DeepDream uses). The stem's layers
+take TF-slim's / torchvision's grid labels, lower-cased: `conv_1a_3x3`, `conv_2a_3x3`, `conv_2b_3x3`,
+`pool_3a`, `conv_3b_1x1`, `conv_4a_3x3`, `pool_5a` (keras.applications leaves them auto-named), each
+convolution followed by `<name>_bn` and `<name>_relu`.
+
+Every layer with weights is created in keras.applications' order, so the `variant="keras"` model
+takes `keras.applications.InceptionV3` weights copied by order (that model's layer names change
+from one build to the next, so names cannot be matched).
+"""
+
+import collections
+
+import keras
+
+from kcnn.layers.inception import (
+    AuxiliaryClassifier,
+    InceptionA,
+    InceptionB,
+    InceptionC,
+    InceptionReductionA,
+    InceptionReductionB,
+)
+from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, AuxiliaryOutputsModel
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_variant,
+    classifier_head,
+    finish_model,
+    image_input,
+)
+from kcnn.models._registry import register
+
+# (name, block class, block arguments); torchvision's Mixed_5b..Mixed_7c in the same order.
+INCEPTION_V3_MODULES = (
+    ("mixed0", InceptionA, {"pool_features": 32}),  # 35x35x256
+    ("mixed1", InceptionA, {"pool_features": 64}),  # 35x35x288
+    ("mixed2", InceptionA, {"pool_features": 64}),  # 35x35x288
+    ("mixed3", InceptionReductionA, {}),  # 17x17x768
+    ("mixed4", InceptionB, {"channels_7x7": 128}),  # 17x17x768
+    ("mixed5", InceptionB, {"channels_7x7": 160}),
+    ("mixed6", InceptionB, {"channels_7x7": 160}),
+    ("mixed7", InceptionB, {"channels_7x7": 192}),  # the aux head taps here (torchvision Mixed_6e)
+    ("mixed8", InceptionReductionB, {}),  # 8x8x1280
+    ("mixed9", InceptionC, {}),  # 8x8x2048
+    ("mixed10", InceptionC, {}),  # 8x8x2048
+)
+AUX_TAP = "mixed7"
+AUX_MIN_INPUT = 299  # the aux head's avg-pool 5x5/3 then 5x5 "valid" conv need a 17x17 grid
+
+InceptionV3Variant = collections.namedtuple(
+    "InceptionV3Variant", "bn_scale bn_epsilon bn_momentum count_include_pad dropout"
+)
+INCEPTION_V3_VARIANTS = {
+    # keras.applications.InceptionV3: BN without gamma (scale=False), eps 1e-3, momentum 0.99,
+    # average pools that ignore the padding, no dropout.
+    "keras": InceptionV3Variant(False, 1e-3, 0.99, False, 0.0),
+    # torchvision inception_v3: BN with gamma, eps 1e-3, torch momentum 0.1 (= Keras 0.9), average
+    # pools that count the zero padding (count_include_pad), dropout 0.5 before the classifier.
+    "torchvision": InceptionV3Variant(True, 1e-3, 0.9, True, 0.5),
+}
+
+
+def stem(v):
+    """The stem, 299x299x3 -> 35x35x192: five conv-BN-ReLU units and two 3x3/2 max-pools."""
+
+    def unit(name, filters, kernel, strides=1, padding="valid"):
+        return [
+            keras.layers.Conv2D(filters, kernel, strides, padding, use_bias=False, name=name),
+            keras.layers.BatchNormalization(
+                scale=v.bn_scale, epsilon=v.bn_epsilon, momentum=v.bn_momentum, name=f"{name}_bn"
+            ),
+            keras.layers.Activation("relu", name=f"{name}_relu"),
+        ]
+
+    return [
+        *unit("conv_1a_3x3", 32, 3, strides=2),
+        *unit("conv_2a_3x3", 32, 3),
+        *unit("conv_2b_3x3", 64, 3, padding="same"),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool_3a"),
+        *unit("conv_3b_1x1", 80, 1),
+        *unit("conv_4a_3x3", 192, 3),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool_5a"),
+    ]
+
+
+def modules(v, rows=INCEPTION_V3_MODULES):
+    """One Inception v3 block per row, with the variant's BN and pooling options."""
+    layers = []
+    for name, block, args in rows:
+        options = dict(args, bn_scale=v.bn_scale, bn_epsilon=v.bn_epsilon, bn_momentum=v.bn_momentum)
+        if block in (InceptionA, InceptionB, InceptionC):
+            options["count_include_pad"] = v.count_include_pad
+        layers.append(block(name=name, **options))
+    return layers
+
+
+@register(
+    family="inception",
+    source="Szegedy et al. 2015, arXiv:1512.00567; keras.applications and torchvision inception_v3",
+    default_input=(299, 299, 3),
+    min_input=75,
+)
+def inception_v3(
+    *,
+    variant="keras",
+    aux_logits=False,
+    dropout=None,
+    aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
+    num_classes=1000,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+):
+    """Inception v3, Szegedy et al. 2015: keras.applications' or torchvision's form.
+
+    1000 classes at 299x299: `variant="keras"` T 23,817,352 / Keras total 23,851,784 (equal to
+    keras.applications.InceptionV3, whose weights it takes by order); `variant="torchvision"` T
+    23,834,568 / total 23,869,000, and with `aux_logits=True` T 27,161,264 / total 27,197,488
+    (torchvision's `num_params`). The smallest input is 75x75 (keras.applications' enforced minimum,
+    also the architectural one); with the aux head, 299x299.
+
+    Args:
+        variant: "keras" (BN without gamma, momentum 0.99, no dropout) or "torchvision" (BN with
+            gamma, momentum 0.9, padding-counting average pools, dropout 0.5): a row of
+            `INCEPTION_V3_VARIANTS`.
+        aux_logits: add torchvision's side head `aux` after mixed7 (17x17x768). The model is then
+            an `AuxiliaryOutputsModel`: [main, aux] in training, trained on main_loss +
+            aux_loss_weight * aux_loss with the one compiled loss; the main output only at
+            inference. The head's 5x5 "valid" convolution needs a 17x17 grid, so the input must be
+            at least 299x299. Needs include_top=True.
+        dropout: dropout before `predictions`; None means the variant's (keras none, torchvision
+            0.5). 0 adds no layer.
+        aux_loss_weight: weight of the side head's loss (0.3, as GoogLeNet; torchvision's
+            reference recipe uses 0.4).
+        num_classes: classes of the classifier (default 1000).
+        input_shape: (height, width, channels); default 299x299x3; at least 75x75.
+        include_top: build the classifier (`avg_pool`, `dropout`, `predictions`).
+        pooling: without the top, None (4-D features of mixed10), "avg" or "max".
+        classifier_activation: activation of `predictions` and of the side head (None for
+            logits); computed in float32 under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default "inception_v3").
+    """
+    network = "inception_v3"
+    v = INCEPTION_V3_VARIANTS[check_variant(network, variant, tuple(INCEPTION_V3_VARIANTS))]
+    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    if aux_logits and not include_top:
+        raise ValueError(f"`{network}`: aux_logits=True needs include_top=True (the side head is a classifier)")
+    if isinstance(aux_loss_weight, bool) or not isinstance(aux_loss_weight, (int, float)) or aux_loss_weight < 0:
+        raise ValueError(f"`{network}`: `aux_loss_weight` must be a non-negative number; received {aux_loss_weight!r}")
+    rate = v.dropout if dropout is None else dropout
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    image, x = image_input(
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=(299, 299, 3),
+        min_size=AUX_MIN_INPUT if aux_logits else 75,
+    )
+    x = chain(x, stem(v))
+    aux = None
+    for layer in modules(v):
+        x = layer(x)
+        if aux_logits and layer.name == AUX_TAP:
+            aux = AuxiliaryClassifier(
+                num_classes,
+                variant="inception_v3",
+                classifier_activation=classifier_activation,
+                bn_scale=v.bn_scale,
+                bn_epsilon=v.bn_epsilon,
+                bn_momentum=v.bn_momentum,
+                name="aux",
+            )(x)
+    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    if rate > 0:
+        top.append(keras.layers.Dropout(rate, name="dropout"))
+    outputs = classifier_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        top=top,
+    )
+    if aux_logits:
+        model = finish_model(image, [outputs, aux], name=name or network, model_class=AuxiliaryOutputsModel)
+        model.aux_loss_weight = float(aux_loss_weight)
+        if weights is not None:
+            model.load_weights(weights)
+        return model
+    return finish_model(image, outputs, name=name or network, weights=weights)
