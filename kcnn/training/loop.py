@@ -123,9 +123,8 @@ class Backup(keras.callbacks.BackupAndRestore):
                 "best": _jsonable(self.plateau.best),
                 "cooldown_counter": self.plateau.cooldown_counter,
             }
-            state["learning_rate"] = float(
-                keras.ops.convert_to_numpy(self.model.optimizer.learning_rate)
-            )
+            lr = self.model.optimizer.learning_rate
+            state["learning_rate"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
         if self.checkpoint is not None:
             state["checkpoint_best"] = _jsonable(self.checkpoint.best)
         path = os.path.join(self.backup_dir, self.STATE)
@@ -309,13 +308,12 @@ def build_model(config, num_classes, input_shape):
 
 
 def predict(model, dataset):
-    """(softmax outputs, integer labels) over a dataset, in order."""
-    outputs, labels = [], []
-    for x, y in dataset:
-        outputs.append(np.asarray(model.predict_on_batch(x.numpy()), dtype="float32"))
-        y = y.numpy()
-        labels.append(y.argmax(-1) if y.ndim == 2 else y)
-    return np.concatenate(outputs), np.concatenate(labels).astype("int64")
+    """(softmax outputs, integer labels) over an unshuffled dataset, in order."""
+    probs = model.predict(dataset.map(lambda x, y: x), verbose=0)
+    labels = np.concatenate([np.asarray(y) for _, y in dataset.as_numpy_iterator()])
+    if labels.ndim == 2:  # one-hot
+        labels = labels.argmax(-1)
+    return np.asarray(probs, dtype="float32"), labels.astype("int64")
 
 
 def score(probs, labels):
@@ -507,7 +505,7 @@ class LearningRateLogger(keras.callbacks.Callback):
         if logs is None or "learning_rate" in logs:
             return
         lr = self.model.optimizer.learning_rate  # a schedule is evaluated at the current step
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(lr))
+        logs["learning_rate"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
 
 
 # ----------------------------------------------------------------------------- evaluation

@@ -91,6 +91,7 @@ def plot_curves(logs, path):
             if key in logs and epochs:
                 ax.plot(epochs, logs[key], marker="o" if len(epochs) < 30 else None, label=label)
         ax.set_xlabel("epoch")
+        ax.xaxis.get_major_locator().set_params(integer=True)
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         if ax.lines:

@@ -1,0 +1,72 @@
+"""`kcnn train` with no arguments (the README's main job), `kcnn evaluate`, and the error paths."""
+
+import json
+
+import pytest
+
+from kcnn import cli
+
+pytestmark = pytest.mark.tf_only
+
+
+def test_no_argument_run_trains_lenet5_on_digits_to_95_percent(default_run):
+    proc, run_dir = default_run
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert run_dir is not None
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["model"] == "lenet5" and metrics["dataset"] == "digits"
+    assert metrics["test_accuracy"] >= 0.95, metrics["test_accuracy"]
+    assert metrics["test_examples"] == 360
+    lines = proc.stdout.splitlines()
+    assert any(ln.startswith("kcnn train: lenet5 on digits: test accuracy") for ln in lines)
+    assert any(ln.startswith(f"kcnn train: artifacts in runs/{run_dir.name}") for ln in lines)
+    assert "Traceback" not in proc.stderr
+
+
+def test_evaluate_command_prints_members_and_ensemble(default_run, kcnn_cli):
+    _, run_dir = default_run
+    proc = kcnn_cli(["evaluate", str(run_dir), str(run_dir)])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout.splitlines()
+    assert out[0] == "digits test split, 360 images"
+    assert out[-1].startswith("ensemble of 2") and out[-1].count("%") == 1
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--model", "lenet7"], "Unknown model 'lenet7'"),
+        (["--dataset", "imagenet_nope"], "Unknown data set 'imagenet_nope'"),
+        (["--optimizer", "adagrad"], "unknown optimizer 'adagrad'; choose from: sgd"),
+        (["--schedule", "linear"], "unknown schedule 'linear'; choose from: constant"),
+        (["--epochs", "0"], "epochs must be an integer >= 1"),
+        (["--batch-size", "0"], "batch_size must be an integer >= 1"),
+        (["--image-size", "8"], "lenet5 needs inputs of at least 16x16"),
+        (["--augment", "sparkle"], "unknown augment 'sparkle'"),
+        (["--precision", "float8"], "unknown precision 'float8'"),
+        (["--epochs", "three"], "argument --epochs: invalid int value"),
+        (["--resume"], "resume needs the run directory"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_status_2(args, message, capsys, tmp_path):
+    try:
+        status = cli.main(["train", "--run-dir", str(tmp_path / "r"), *args]
+                          if "--resume" not in args else ["train", *args])
+    except SystemExit as exit:  # argparse's own errors
+        status = exit.code
+    err = capsys.readouterr().err
+    assert status == 2
+    assert len(err.strip().splitlines()) == 1 and message in err, err
+    assert not (tmp_path / "r").exists()  # nothing written for a bad command
+
+
+def test_error_from_a_real_process_has_no_traceback(kcnn_cli):
+    proc = kcnn_cli(["train", "--model", "nosuchnet"])
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1].startswith("kcnn train: error: Unknown model")
+
+
+def test_evaluate_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
+    assert cli.main(["evaluate", str(tmp_path)]) == 2
+    assert "is not a finished kcnn run" in capsys.readouterr().err

@@ -1,0 +1,107 @@
+"""TrainConfig, recipes and schedules: fast checks, no training."""
+
+import math
+
+import keras
+import numpy as np
+import pytest
+
+from kcnn.training import RECIPES, TrainConfig
+from kcnn.training import loop, recipes
+
+pytestmark = pytest.mark.tf_only
+
+
+def test_defaults_resolve_to_lenet5_on_digits_with_the_adam_recipe():
+    config = TrainConfig().resolved()
+    assert (config.model, config.dataset, config.recipe) == ("lenet5", "digits", "adam")
+    assert config.optimizer == "adam" and config.epochs == RECIPES["adam"].epochs
+    assert isinstance(config.seed, int) and config.run_dir.startswith("runs")
+
+
+def test_he_cifar_recipe_matches_the_paper():
+    config = TrainConfig(recipe="he-cifar", model="resnet20", dataset="cifar10").resolved()
+    assert (config.optimizer, config.lr, config.momentum) == ("sgd", 0.1, 0.9)
+    assert (config.weight_decay, config.batch_size, config.schedule) == (1e-4, 128, "step")
+    assert config.augment == "cifar"
+    alexnet = RECIPES["alexnet"]
+    assert (alexnet.lr, alexnet.weight_decay, alexnet.schedule) == (0.01, 5e-4, "plateau")
+
+
+def test_explicit_values_override_the_recipe():
+    config = TrainConfig(recipe="he-cifar", lr=0.05, epochs=3).resolved()
+    assert config.lr == 0.05 and config.epochs == 3 and config.batch_size == 128
+
+
+def test_json_round_trip(tmp_path):
+    config = TrainConfig(model="resnet20", model_options={"variant": "x"}, seed=3).resolved()
+    config.to_json(tmp_path / "config.json")
+    assert TrainConfig.from_json(tmp_path / "config.json") == config
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(optimizer="adagrad"), "unknown optimizer 'adagrad'; choose from: sgd, adam"),
+        (dict(schedule="linear"), "unknown schedule"),
+        (dict(recipe="nope"), "unknown recipe"),
+        (dict(precision="float16"), "unknown precision"),
+        (dict(epochs=0), "epochs must be an integer >= 1"),
+        (dict(batch_size=-4), "batch_size must be an integer >= 1"),
+        (dict(label_smoothing=1.0), "label_smoothing"),
+        (dict(validation_split=1.0), "validation_split"),
+        (dict(colour="red"), "unknown training setting(s) colour"),
+    ],
+)
+def test_bad_settings_raise_value_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        TrainConfig.from_kwargs(**kwargs).validate()
+
+
+def lr_at(schedule, step):
+    return float(keras.ops.convert_to_numpy(schedule(step)))
+
+
+def test_step_schedule_divides_by_ten_at_half_and_three_quarters():
+    s = recipes.EpochSchedule("step", 0.1, total_steps=100)
+    assert [lr_at(s, t) for t in (0, 49, 50, 74, 75, 99)] == pytest.approx(
+        [0.1, 0.1, 0.01, 0.01, 0.001, 0.001]
+    )
+
+
+def test_cosine_schedule_warms_up_then_anneals_to_zero():
+    s = recipes.EpochSchedule("cosine", 0.1, total_steps=110, warmup_steps=10)
+    assert lr_at(s, 0) == pytest.approx(0.001)
+    assert lr_at(s, 10) == pytest.approx(0.1)
+    assert lr_at(s, 60) == pytest.approx(0.05, rel=1e-4)
+    assert lr_at(s, 110) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_one_cycle_rises_for_30_percent_then_falls():
+    s = recipes.EpochSchedule("one-cycle", 0.1, total_steps=100)
+    values = np.array([lr_at(s, t) for t in range(101)])
+    assert values[0] == pytest.approx(0.1 / 25)
+    assert values.argmax() == 30 and values.max() == pytest.approx(0.1)
+    assert values[-1] == pytest.approx(0.1 / 25 / 1e4)
+
+
+def test_schedule_serialises():
+    s = recipes.EpochSchedule("cosine", 0.1, total_steps=50, warmup_steps=5)
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(s))
+    assert again.get_config() == s.get_config()
+
+
+def test_optimizers_carry_weight_decay_and_momentum():
+    config = TrainConfig(recipe="he-cifar").resolved()
+    sgd = recipes.make_optimizer(config, steps_per_epoch=10)
+    assert isinstance(sgd, keras.optimizers.SGD)
+    assert sgd.momentum == 0.9 and math.isclose(sgd.weight_decay, 1e-4)
+    plateau = TrainConfig(recipe="alexnet").resolved()
+    assert isinstance(recipes.learning_rate(plateau, 10), float)
+
+
+def test_truncate_csv_keeps_finished_epochs(tmp_path):
+    path = tmp_path / "log.csv"
+    path.write_text("epoch,loss\n0,1.0\n1,0.5\n2,0.4\n")
+    loop.truncate_csv(path, 2)
+    assert path.read_text() == "epoch,loss\n0,1.0\n1,0.5\n"

@@ -1,0 +1,55 @@
+"""A training subprocess killed mid-run resumes from its backup when started again."""
+
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.tf_only
+
+EPOCHS = 8
+KILL_AFTER = 2  # epochs saved by BackupAndRestore before the SIGKILL
+
+
+def test_killed_run_resumes_from_the_saved_epoch_and_finishes(tmp_path, subprocess_env):
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "kcnn", "train", "--epochs", str(EPOCHS), "--seed", "3",
+               "--schedule", "plateau", "--run-dir", str(run_dir), "--verbose", "2"]
+    meta = run_dir / "backup" / "training_metadata.json"
+    first = subprocess.Popen(command, env=subprocess_env(), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    saved = 0
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and first.poll() is None:
+            try:
+                saved = json.loads(meta.read_text())["epoch"]
+            except (OSError, ValueError, KeyError):
+                saved = 0
+            if saved >= KILL_AFTER:
+                first.send_signal(signal.SIGKILL)
+                break
+            time.sleep(0.05)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        first.wait()
+    assert first.returncode == -signal.SIGKILL, f"not killed mid-run: {first.stderr.read()[-2000:]}"
+    state = json.loads((run_dir / "backup" / "kcnn_state.json").read_text())
+    assert "plateau" in state and "checkpoint_best" in state  # what BackupAndRestore leaves out
+    saved = json.loads(meta.read_text())["epoch"]
+    assert KILL_AFTER <= saved < EPOCHS
+
+    second = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True,
+                            timeout=240)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert f"resuming {run_dir} after epoch {saved} of {EPOCHS}" in second.stdout
+    assert f"Epoch {saved + 1}/{EPOCHS}" in second.stdout and "Epoch 1/" not in second.stdout
+    rows = (run_dir / "log.csv").read_text().splitlines()[1:]
+    assert [int(r.split(",")[0]) for r in rows] == list(range(EPOCHS))  # each epoch once
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["epochs"] == EPOCHS and metrics["resumed_from_epoch"] == saved
+    assert not (run_dir / "backup").exists()
