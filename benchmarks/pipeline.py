@@ -58,7 +58,7 @@ def main(argv=None):
                        batch_size=args.batch_size, passes=args.passes, deterministic=det)
         results.append({"preset": preset, "deterministic": det, "images_per_s": round(rate)})
 
-    print(f"| preset | mode | images/s |\n|---|---|---:|")
+    print("| preset | mode | images/s |\n|---|---|---:|")
     for r in results:
         mode = "deterministic (serial map)" if r["deterministic"] else "AUTOTUNE"
         print(f"| {r['preset']} | {mode} | {r['images_per_s']:,} |")

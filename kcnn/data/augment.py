@@ -145,7 +145,7 @@ def build(augment, image_shape, seed=None):
         elif callable(item):
             layers.append(item)
         else:
-            raise ValueError(f"augment items must be preset names or layers; got {item!r}")
+            raise TypeError(f"augment items must be preset names or layers; got {item!r}")
     return layers
 
 

@@ -127,7 +127,7 @@ def slice_split(split, sizes):
         if not text:
             return default
         value = float(text[:-1]) * n / 100 if text.endswith("%") else int(text)
-        value = int(round(value))
+        value = round(value)
         return max(0, min(n, value + n if value < 0 else value))
 
     return name, bound(lo, 0), bound(hi, n)
@@ -276,7 +276,7 @@ def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
     ds = ds.map(lambda x, y: (x, tf.cast(y, tf.int32)), num_parallel_calls=tf.data.AUTOTUNE)
     try:
         num_examples = builder.info.splits[split].num_examples
-    except Exception:  # mock_data has no split metadata (and ignores slicing)
+    except (KeyError, ValueError, TypeError):  # mock_data has no split metadata
         num_examples = None
     label = builder.info.features["label"]
     return RawSplit(
@@ -332,7 +332,7 @@ def info(name, data_dir=None):
     label = builder.info.features["label"]
     try:
         num_examples = builder.info.splits["train"].num_examples
-    except Exception:
+    except (KeyError, ValueError, TypeError):
         num_examples = None
     return DatasetInfo(name, label.num_classes, tuple(builder.info.features["image"].shape),
                        tuple(label.names), num_examples or None)

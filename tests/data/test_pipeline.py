@@ -6,7 +6,7 @@ import pytest
 
 tf = pytest.importorskip("tensorflow")
 tfds = pytest.importorskip("tensorflow_datasets")
-import kcnn.data  # noqa: E402
+import kcnn.data
 
 pytestmark = pytest.mark.tf_only
 
@@ -70,7 +70,7 @@ def test_mnist_resized_to_three_channels(mock50):
 
 
 def test_evaluation_data_is_never_augmented(mock50):
-    kwargs = dict(shuffle=False, normalize=False)
+    kwargs = {"shuffle": False, "normalize": False}
     raw, labels = _all(kcnn.data.load("cifar10", "test", 50, **kwargs)[0])
     again, _ = _all(kcnn.data.load("cifar10", "test", 50, **kwargs)[0])
     np.testing.assert_array_equal(raw, again)  # no randomness without augment

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 tf = pytest.importorskip("tensorflow")
-import kcnn.data  # noqa: E402
-from kcnn.data import sources  # noqa: E402
+import kcnn.data
+from kcnn.data import sources
 
 pytestmark = pytest.mark.tf_only
 
@@ -35,7 +35,7 @@ def test_digits_are_the_real_scikit_learn_images():
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
-    images, labels, split = sources.digits_arrays()
+    images, labels, _ = sources.digits_arrays()
     assert images.shape == (1797, 8, 8, 1) and images.dtype == np.uint8
     assert bunch.images.min() == 0 and bunch.images.max() == 16  # the originals are 0..16
     np.testing.assert_array_equal(images[..., 0], np.round(bunch.images * 255 / 16))
@@ -81,7 +81,8 @@ def test_bad_split_lists_the_splits(split):
 
 
 def test_synthetic_is_deterministic_and_takes_any_shape():
-    kwargs = dict(image_size=(12, 20), channels=1, num_classes=7, num_examples=70, shuffle=False)
+    kwargs = {"image_size": (12, 20), "channels": 1, "num_classes": 7, "num_examples": 70,
+              "shuffle": False}
     ds1, info = kcnn.data.load("synthetic", "train", 35, **kwargs)
     ds2, _ = kcnn.data.load("synthetic", "train", 35, **kwargs)
     assert info.image_shape == (12, 20, 1) and info.num_classes == 7 and info.num_examples == 70
