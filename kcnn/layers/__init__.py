@@ -6,6 +6,8 @@ Every layer is registered with `keras.saving.register_keras_serializable(package
 
 from kcnn.layers._base import CompositeLayer
 from kcnn.layers.dense import DenseBlock, TransitionBlock
+from kcnn.layers.lenet import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
+from kcnn.layers.normalization import LocalResponseNormalization
 from kcnn.layers.inception import (
     AuxiliaryClassifier,
     InceptionA,
@@ -20,11 +22,16 @@ __all__ = [
     "AuxiliaryClassifier",
     "CompositeLayer",
     "DenseBlock",
+    "EuclideanRBF",
     "InceptionA",
     "InceptionB",
     "InceptionC",
     "InceptionModule",
     "InceptionReductionA",
     "InceptionReductionB",
+    "LocalResponseNormalization",
+    "PartialConv2D",
+    "scaled_tanh",
+    "Subsampling",
     "TransitionBlock",
 ]
