@@ -226,7 +226,9 @@ def _mean_std(name, data_dir, raw, shape):
         _FITTED[key] = np.array(saved["mean"]), np.array(saved["std"])
         return _FITTED[key]
     total, total_sq, count = np.zeros(channels), np.zeros(channels), 0
-    for x in _fit_batches(raw, shape).as_numpy_iterator():
+    native = raw.image_shape
+    fit_shape = (*(shape[:2] if None in native[:2] else native[:2]), channels)  # no upsizing
+    for x in _fit_batches(raw, fit_shape).as_numpy_iterator():
         x = x.astype(np.float64).reshape(-1, channels)
         total += x.sum(0)
         total_sq += (x * x).sum(0)

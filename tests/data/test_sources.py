@@ -126,3 +126,9 @@ def test_offline_error_is_fast_and_says_what_to_do(tmp_path):
     assert isinstance(caught.value, ValueError)
     assert "'cifar10'" in message and str(tmp_path) in message
     assert "connected machine" in message and "data_dir" in message and '"digits"' in message
+
+
+def test_mean_std_is_computed_from_the_training_split_when_no_constants_are_known():
+    ds, _ = kcnn.data.load("digits", "train", 500, shuffle=False)  # no published constants
+    x = np.concatenate([x.numpy() for x, _ in ds])
+    assert abs(x.mean()) < 1e-4 and x.std() == pytest.approx(1, abs=1e-4)
