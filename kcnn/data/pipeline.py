@@ -50,7 +50,8 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
             For "synthetic", image_size and channels set the generated shape (default 32x32x3).
         shuffle: shuffle examples (seeded by `seed`) and, for tfds, the files.
         cache: cache the decoded uint8 images in memory after the first pass.
-        seed: seed for shuffling and augmentation.
+        seed: seed for shuffling and augmentation. The shuffle order then repeats from run to
+            run; the augmentation repeats only with deterministic=True.
         drop_remainder: drop the last incomplete batch; None means "when shuffling" (training).
         download: let tfds download a missing data set. Either way a data set that is not
             prepared and cannot be fetched raises `DatasetNotAvailableError` within seconds.
