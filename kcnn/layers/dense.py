@@ -23,7 +23,9 @@ CONCAT_ORDERS = ("append", "prepend")
 
 
 def _bn(name, epsilon, momentum, dtype):
-    return keras.layers.BatchNormalization(epsilon=epsilon, momentum=momentum, name=name, dtype=dtype)
+    return keras.layers.BatchNormalization(
+        epsilon=epsilon, momentum=momentum, name=name, dtype=dtype
+    )
 
 
 def _relu(name, dtype):
@@ -107,16 +109,27 @@ class DenseBlock(CompositeLayer):
                 _bn(f"block{i}_0_bn", self.bn_epsilon, self.bn_momentum, dtype),
                 _relu(f"block{i}_0_relu", dtype),
                 keras.layers.Conv2D(
-                    self.bn_size * self.growth_rate, 1, use_bias=False, name=f"block{i}_1_conv", dtype=dtype
+                    self.bn_size * self.growth_rate,
+                    1,
+                    use_bias=False,
+                    name=f"block{i}_1_conv",
+                    dtype=dtype,
                 ),
                 _bn(f"block{i}_1_bn", self.bn_epsilon, self.bn_momentum, dtype),
                 _relu(f"block{i}_1_relu", dtype),
                 keras.layers.Conv2D(
-                    self.growth_rate, 3, padding="same", use_bias=False, name=f"block{i}_2_conv", dtype=dtype
+                    self.growth_rate,
+                    3,
+                    padding="same",
+                    use_bias=False,
+                    name=f"block{i}_2_conv",
+                    dtype=dtype,
                 ),
             ]
             if self.dropout_rate > 0:
-                unit.append(keras.layers.Dropout(self.dropout_rate, name=f"block{i}_2_dropout", dtype=dtype))
+                unit.append(
+                    keras.layers.Dropout(self.dropout_rate, name=f"block{i}_2_dropout", dtype=dtype)
+                )
             self.dense_layers.append(unit)
 
     # === Graph description (drives build() and kcnn.analysis) ===
@@ -210,7 +223,9 @@ class TransitionBlock(CompositeLayer):
     def _make_conv(self, input_shape):
         if self.conv is None:
             filters = self._filters(input_shape[-1])
-            self.conv = keras.layers.Conv2D(filters, 1, use_bias=False, name="conv", dtype=self.dtype_policy)
+            self.conv = keras.layers.Conv2D(
+                filters, 1, use_bias=False, name="conv", dtype=self.dtype_policy
+            )
         return self.conv
 
     # === Graph description (drives build() and kcnn.analysis) ===
@@ -218,7 +233,14 @@ class TransitionBlock(CompositeLayer):
         check_rank("TransitionBlock", input_shape)
         conv = self._make_conv(input_shape)
         conv_out = conv.compute_output_shape(input_shape)
-        return [[(self.bn, input_shape), (self.relu, input_shape), (conv, input_shape), (self.pool, conv_out)]]
+        return [
+            [
+                (self.bn, input_shape),
+                (self.relu, input_shape),
+                (conv, input_shape),
+                (self.pool, conv_out),
+            ]
+        ]
 
     # === Shapes ===
     def compute_output_shape(self, input_shape):

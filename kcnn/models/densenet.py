@@ -34,7 +34,9 @@ DENSENET_CONFIGS = {
     "densenet201": DenseNetConfig(32, (6, 12, 48, 32), 64),
 }
 
-DenseNetVariant = collections.namedtuple("DenseNetVariant", "stem concat_order default_input min_input")
+DenseNetVariant = collections.namedtuple(
+    "DenseNetVariant", "stem concat_order default_input min_input"
+)
 
 DENSENET_VARIANTS = {
     # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; new features after the input. Smallest input 29 (spec 13;
@@ -68,7 +70,11 @@ def dense_stages(block_sizes, growth_rate, *, compression, **block_options):
     for i, size in enumerate(block_sizes):
         if i:
             layers.append(TransitionBlock(compression, bn_epsilon=BN_EPSILON, name=f"pool{i + 1}"))
-        layers.append(DenseBlock(size, growth_rate, bn_epsilon=BN_EPSILON, name=f"conv{i + 2}", **block_options))
+        layers.append(
+            DenseBlock(
+                size, growth_rate, bn_epsilon=BN_EPSILON, name=f"conv{i + 2}", **block_options
+            )
+        )
     return layers
 
 
@@ -109,7 +115,9 @@ def _densenet(
         dropout_rate: dropout after each dense layer's 3x3 convolution (0, as torchvision; the paper
             used 0.2 on CIFAR without augmentation).
     """
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     image, x = image_input(
         network,
         input_shape=input_shape,
@@ -129,7 +137,13 @@ def _densenet(
             concat_order=variant.concat_order,
         ),
     )
-    x = chain(x, [keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="bn"), keras.layers.Activation("relu", name="relu")])
+    x = chain(
+        x,
+        [
+            keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="bn"),
+            keras.layers.Activation("relu", name="relu"),
+        ],
+    )
     outputs = classifier_head(
         x,
         include_top=include_top,
@@ -147,7 +161,6 @@ def _table_densenet(network, variant, kwargs):
 
 
 _SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvision densenet"
-
 
 
 @register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
@@ -231,7 +244,9 @@ def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
             f"`{network}`: `depth` must be 6n + 4 with n >= 1 (e.g. 100, 190, 250); received depth={depth!r}"
         )
     if isinstance(growth_rate, bool) or not isinstance(growth_rate, int) or growth_rate < 1:
-        raise ValueError(f"`{network}`: `growth_rate` must be a positive integer; received {growth_rate!r}")
+        raise ValueError(
+            f"`{network}`: `growth_rate` must be a positive integer; received {growth_rate!r}"
+        )
     config = DenseNetConfig(growth_rate, ((depth - 4) // 6,) * 3, 2 * growth_rate)
     variant = DenseNetVariant("cifar", "append", (32, 32, 3), 4)
     return _densenet(network, config, variant, num_classes=num_classes, **kwargs)
