@@ -13,11 +13,14 @@ pipeline and the trainer use TensorFlow.
 
 from kcnn import _logging
 
-_logging.quiet_tensorflow()
+_logging.configure_tensorflow_environment()
 
 __version__ = "0.1.0"
 
-from kcnn import layers, models  # noqa: E402  (after the log level is set)
+with _logging.startup_noise_filtered():
+    import keras  # noqa: E402, F401  (imports the backend, TensorFlow by default)
+
+from kcnn import layers, models  # noqa: E402
 from kcnn._saving import load_model  # noqa: E402
 
 __all__ = ["layers", "models", "load_model", "__version__"]

@@ -1,16 +1,53 @@
 """Quiet TensorFlow's start-up noise without hiding errors."""
 
+import contextlib
 import os
+import re
+import sys
+import tempfile
+
+# TensorFlow's C++ INFO/WARNING lines printed before absl logging is initialised, which
+# TF_CPP_MIN_LOG_LEVEL does not reach ("Could not find cuda drivers", "oneDNN custom operations
+# are on", ...). Errors (E...) and fatal messages (F...) do not match and are always shown.
+_STARTUP_NOISE = re.compile(
+    r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] )"
+)
 
 
-def quiet_tensorflow():
-    """Hide TensorFlow's C++ INFO and WARNING start-up lines (errors still show).
+def configure_tensorflow_environment():
+    """Environment TensorFlow reads once, at import: set defaults the user has not set.
 
-    Only sets a default: a user's own `TF_CPP_MIN_LOG_LEVEL` wins. Must run before TensorFlow
-    is imported to have an effect on the C++ logger.
+    - `TF_CPP_MIN_LOG_LEVEL=2`: hide C++ INFO and WARNING lines (errors still show).
+    - `TF_ENABLE_ONEDNN_OPTS=1`: oneDNN kernels make Keras-on-TF training 2-4x faster on AVX2
+      CPUs, where TensorFlow leaves them off by default (CIFAR ResNet-20 186 vs 93 images/s,
+      ResNet-50 at 64x64 31-34 vs 7.8 on a 2-core AMD EPYC; spec measured-notes.md).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    # oneDNN kernels: 2-4x faster Keras-on-TF training on AVX2 CPUs, where TensorFlow leaves
-    # them off by default (CIFAR ResNet-20 186 vs 93 images/s, ResNet-50 at 64x64 31-34 vs 7.8
-    # on a 2-core AMD EPYC; spec measured-notes.md). Only read when TensorFlow is first imported.
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+
+
+@contextlib.contextmanager
+def startup_noise_filtered():
+    """Run the body (an import of TensorFlow) with its pre-absl INFO/WARNING lines dropped.
+
+    Everything else the body writes to the stderr file descriptor is written back afterwards.
+    Does nothing when the user asked for TensorFlow's INFO logs (TF_CPP_MIN_LOG_LEVEL=0).
+    """
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "0":
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            for line in capture.read().decode(errors="replace").splitlines(keepends=True):
+                if not _STARTUP_NOISE.match(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
