@@ -11,7 +11,9 @@ def _input_shape(text):
     except ValueError:
         shape = ()
     if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"--input-shape must be three positive integers H,W,C (e.g. 32,32,3); received {text!r}")
+        raise ValueError(
+            f"--input-shape must be three positive integers H,W,C (e.g. 32,32,3); received {text!r}"
+        )
     return shape
 
 
@@ -71,7 +73,9 @@ def register(subparsers):
         "non-trainable parameters, multiply-accumulates per image, receptive field and jump per layer.",
     )
     parser.add_argument("name", help="a registered model name (see `kcnn list`)")
-    parser.add_argument("--input-shape", metavar="H,W,C", help="input shape (default: the model's own)")
+    parser.add_argument(
+        "--input-shape", metavar="H,W,C", help="input shape (default: the model's own)"
+    )
     parser.add_argument("--num-classes", type=int, metavar="N", help="number of classes")
     parser.add_argument("--variant", help="the builder's variant (for the models that have them)")
     parser.set_defaults(func=summary)
@@ -84,7 +88,9 @@ def register(subparsers):
     )
     parser.add_argument("--family", help="only this family (e.g. resnet)")
     parser.add_argument("--pattern", help="only names matching this shell pattern (e.g. 'resnet*')")
-    parser.add_argument("--markdown", action="store_true", help="print a Markdown table (for the README)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print a Markdown table (for the README)"
+    )
     parser.set_defaults(func=list_models)
 
 

@@ -140,7 +140,9 @@ def _apply(field, effect):
     if effect == rules.GLOBAL or field is None or len(effect.kernel) != len(field[0]):
         return None
     sizes, jumps = field
-    sizes = tuple(r + d * (k - 1) * j for r, k, d, j in zip(sizes, effect.kernel, effect.dilation, jumps))
+    sizes = tuple(
+        r + d * (k - 1) * j for r, k, d, j in zip(sizes, effect.kernel, effect.dilation, jumps)
+    )
     jumps = tuple(j * s for j, s in zip(jumps, effect.stride))
     return sizes, jumps
 
@@ -218,7 +220,9 @@ class _Walker:
         field = _merge_fields(in_fields)
         if isinstance(layer, keras.Model):
             start = self._group_row(layer, name, out_shape, depth)
-            field = _merge_fields(self.functional(layer, in_shapes, in_fields, name + "/", depth + 1))
+            field = _merge_fields(
+                self.functional(layer, in_shapes, in_fields, name + "/", depth + 1)
+            )
             return self._close_group(start, field)
         if isinstance(layer, CompositeLayer) and type(layer).paths is not CompositeLayer.paths:
             start = self._group_row(layer, name, out_shape, depth)
@@ -242,9 +246,14 @@ class _Walker:
                 f"its paths() ({', '.join(w.path for w in own)})"
             )
         if isinstance(layer, _inception()._Branches):
-            fields = [self.branch(items, field, shapes, name, depth + 1) for items in layer.branches]
+            fields = [
+                self.branch(items, field, shapes, name, depth + 1) for items in layer.branches
+            ]
         else:
-            fields = [self.path([sub for sub, _ in path], field, shapes, name, depth + 1) for path in paths]
+            fields = [
+                self.path([sub for sub, _ in path], field, shapes, name, depth + 1)
+                for path in paths
+            ]
         field = _merge_fields(fields)
         if layer.merge is None and len(paths) == 1:
             return field
@@ -259,7 +268,8 @@ class _Walker:
             )
         type_name = layer.merge
         if isinstance(layer, _residual()._ResidualUnit) and not layer.preactivation:
-            macs["activation"] = rules._size(out_shape)  # the ReLU that call() applies after the add
+            # the ReLU that call() applies after the add
+            macs["activation"] = rules._size(out_shape)
             type_name = "add+relu"
         self._leaf_row(None, f"{name}/{layer.merge}", type_name, out_shape, macs, field, depth + 1)
         return field
@@ -277,7 +287,9 @@ class _Walker:
         BatchNormalization is followed by the ReLU that the block applies in call()."""
         for item in items:
             if isinstance(item, list):
-                field = _merge_fields([self.branch(part, field, shapes, prefix, depth) for part in item])
+                field = _merge_fields(
+                    [self.branch(part, field, shapes, prefix, depth) for part in item]
+                )
                 continue
             field = self.path([item], field, shapes, prefix, depth)
             if isinstance(item, keras.layers.BatchNormalization):
@@ -297,12 +309,24 @@ class _Walker:
         macs = {k: int(v) for k, v in macs.items()}
         sizes, jumps = field if field is not None else (None, None)
         self.rows.append(
-            Row(name, type_name, out_shape, trainable, non_trainable, sum(macs.values()), macs,
-                _squash(sizes), _squash(jumps), depth)
+            Row(
+                name,
+                type_name,
+                out_shape,
+                trainable,
+                non_trainable,
+                sum(macs.values()),
+                macs,
+                _squash(sizes),
+                _squash(jumps),
+                depth,
+            )
         )
 
     def _group_row(self, layer, name, out_shape, depth):
-        self.rows.append(Row(name, type(layer).__name__, out_shape, 0, 0, 0, {}, None, None, depth, True))
+        self.rows.append(
+            Row(name, type(layer).__name__, out_shape, 0, 0, 0, {}, None, None, depth, True)
+        )
         return len(self.rows) - 1
 
     def _close_group(self, start, field):
@@ -364,7 +388,9 @@ def profile(model, input_shape=None):
 
 
 def _batch_shapes(input_shape, count):
-    shapes = input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
+    shapes = (
+        input_shape if input_shape and isinstance(input_shape[0], (tuple, list)) else [input_shape]
+    )
     if len(shapes) != count:
         raise ValueError(f"the model has {count} inputs; received {len(shapes)} input shapes")
     return [(None, *tuple(s)) for s in shapes]
@@ -425,10 +451,14 @@ def format_table(prof):
             *(line(row) for row in body),
             "━" * width,
             f"Params: {t.params:,} ({t.trainable:,} trainable, {t.non_trainable:,} non-trainable)",
-            f"MACs per image (conv + dense): {t.macs:,} ({human(t.macs)}): "
-            f"conv {t.macs_by_kind['conv']:,}, dense {t.macs_by_kind['dense']:,}",
+            (
+                f"MACs per image (conv + dense): {t.macs:,} ({human(t.macs)}): "
+                f"conv {t.macs_by_kind['conv']:,}, dense {t.macs_by_kind['dense']:,}"
+            ),
             f"Cheap ops per image (not in MACs): {cheap}",
-            "RF: receptive field in input pixels; Jump: effective stride; "
-            "global: the output sees the whole input",
+            (
+                "RF: receptive field in input pixels; Jump: effective stride; "
+                "global: the output sees the whole input"
+            ),
         ]
     )

@@ -103,7 +103,10 @@ def separable_conv(layer, inputs, output):
     intermediate = depthwise[-2] * depthwise[-1]
     positions = _size(output) // output[-1 if layer.data_format == "channels_last" else 1]
     macs = positions * math.prod(depthwise) + _size(output) * intermediate
-    return Cost({"conv": macs, **_activation(layer, output)}, _window(layer, "kernel_size", _spatial_rank(shape)))
+    return Cost(
+        {"conv": macs, **_activation(layer, output)},
+        _window(layer, "kernel_size", _spatial_rank(shape)),
+    )
 
 
 def conv_transpose(layer, inputs, output):
@@ -279,7 +282,14 @@ for _classes, _rule in [
     (
         (L.InputLayer, L.Identity, L.Dropout, L.SpatialDropout1D, L.SpatialDropout2D)
         + (L.SpatialDropout3D, L.GaussianDropout, L.GaussianNoise, L.AlphaDropout)
-        + (L.ZeroPadding1D, L.ZeroPadding2D, L.ZeroPadding3D, L.Cropping1D, L.Cropping2D, L.Cropping3D)
+        + (
+            L.ZeroPadding1D,
+            L.ZeroPadding2D,
+            L.ZeroPadding3D,
+            L.Cropping1D,
+            L.Cropping2D,
+            L.Cropping3D,
+        )
         + (L.RandomFlip, L.RandomRotation, L.RandomTranslation, L.RandomZoom, L.RandomContrast),
         free,
     ),

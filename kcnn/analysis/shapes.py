@@ -1,11 +1,11 @@
 """Output sizes and receptive fields of convolution and pooling stacks, as Keras computes them.
 
-    >>> conv_output_size(227, 11, 4, 0)        # AlexNet's first layer: (N - F + 2P) / S + 1
-    55
-    >>> conv_output_size(28, 5, 1, "same")
-    28
-    >>> receptive_field([(3, 1)] * 3)          # three stacked 3x3 convolutions see a 7x7 patch
-    ReceptiveField(size=7, jump=1)
+>>> conv_output_size(227, 11, 4, 0)        # AlexNet's first layer: (N - F + 2P) / S + 1
+55
+>>> conv_output_size(28, 5, 1, "same")
+28
+>>> receptive_field([(3, 1)] * 3)          # three stacked 3x3 convolutions see a 7x7 patch
+ReceptiveField(size=7, jump=1)
 """
 
 import collections
@@ -56,7 +56,9 @@ def conv_output_size(n, kernel, stride=1, padding="valid", dilation=1):
     elif (
         isinstance(padding, (tuple, list))
         and len(padding) == 2
-        and all(isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 0 for p in padding)
+        and all(
+            isinstance(p, numbers.Integral) and not isinstance(p, bool) and p >= 0 for p in padding
+        )
     ):
         before, after = (int(p) for p in padding)
     else:
