@@ -7,6 +7,9 @@
 """
 
 from kcnn.models._registry import ModelSpec, families, get, names, spec
+from kcnn.models.alexnet import alexnet
+from kcnn.models.lenet import lenet5
+from kcnn.models.simple_cnn import simple_cnn
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models.inception_v3 import inception_v3
@@ -14,6 +17,7 @@ from kcnn.models.inception_v3 import inception_v3
 __all__ = [
     "ModelSpec",
     "AuxiliaryOutputsModel",
+    "alexnet",
     "densenet121",
     "densenet161",
     "densenet169",
@@ -22,6 +26,8 @@ __all__ = [
     "families",
     "get",
     "inception_v3",
+    "lenet5",
     "names",
+    "simple_cnn",
     "spec",
 ]

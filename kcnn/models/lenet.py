@@ -1,0 +1,150 @@
+"""LeNet-5 (LeCun, Bottou, Bengio, Haffner, "Gradient-Based Learning Applied to Document
+Recognition", Proc. IEEE 1998, section II-B; spec section 1).
+
+Three variants, one row each of `LENET_VARIANTS`:
+
+* "modern" (default): the usual Keras/PyTorch tutorial form: ReLU, 2x2 max-pools, a full C3, a
+  120-84-classes dense head with softmax. 32x32x1, 10 classes: T 61,706 (62,006 on 32x32x3).
+* "original": the 1998 network: scaled tanh, trainable subsampling (`kcnn.layers.Subsampling`),
+  C3 with the paper's connection table (`kcnn.layers.PartialConv2D`), C5 as a 5x5 convolution,
+  F6, and fixed Euclidean RBF output units (`kcnn.layers.EuclideanRBF`). T 60,000 exactly (the
+  paper's figure) plus 840 fixed RBF centres (non-trainable).
+* "d2l": the d2l book's LeNet: sigmoid, 2x2 average pools, C1 padded to keep 28x28. 28x28x1:
+  T 61,706.
+
+Layers carry the paper's labels: `c1`, `s2`, `c3`, `s4`, `c5`, `f6`, then `predictions` (or, in
+the original, `output`, the RBF distances; see `lenet5`).
+"""
+
+import collections
+
+import keras
+
+from kcnn.layers import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
+from kcnn.models._common import chain, check_common_args, check_variant, classifier_head, finish_model, image_input
+from kcnn.models._registry import register
+
+LeNetVariant = collections.namedtuple("LeNetVariant", "activation pooling c1_padding default_input min_input")
+
+LENET_VARIANTS = {
+    # Smallest inputs: the feature extractor ends at s4 (16: 12 -> 6 -> 2 -> 1; 12 for d2l's padded
+    # C1). With the top, the 400-feature Flatten (or the original's 5x5 C5) needs exactly the
+    # default size.
+    "modern": LeNetVariant("relu", "max", "valid", (32, 32, 1), 16),
+    "original": LeNetVariant(scaled_tanh, "subsampling", "valid", (32, 32, 1), 16),
+    "d2l": LeNetVariant("sigmoid", "avg", "same", (28, 28, 1), 12),
+}
+
+
+def _pool(kind, activation, name):
+    if kind == "subsampling":
+        return Subsampling(2, activation=activation, name=name)
+    if kind == "max":
+        return keras.layers.MaxPooling2D(2, name=name)
+    return keras.layers.AveragePooling2D(2, name=name)
+
+
+def lenet_features(variant):
+    """C1, S2, C3, S4 of a `LeNetVariant` row: the layers up to the 5x5x16 feature maps."""
+    act = variant.activation
+    c3 = (
+        PartialConv2D(activation=act, name="c3")
+        if variant.pooling == "subsampling"
+        else keras.layers.Conv2D(16, 5, activation=act, name="c3")
+    )
+    return [
+        keras.layers.Conv2D(6, 5, padding=variant.c1_padding, activation=act, name="c1"),
+        _pool(variant.pooling, act, "s2"),
+        c3,
+        _pool(variant.pooling, act, "s4"),
+    ]
+
+
+def original_head(num_classes, classifier_activation):
+    """The 1998 head: C5 (a 5x5 convolution, 120 maps), F6 (84), the RBF `output`, and its scores.
+
+    `output` gives the paper's penalties, the squared distances to the class centres (smaller is
+    better). `logits` negates them and `predictions` applies `classifier_activation`, so argmax
+    picks the nearest centre and a cross-entropy trainer can train the model (the paper trained
+    with its own MAP criterion). All three run in float32.
+    """
+    centres = "digits" if num_classes <= 10 else "random"
+    return [
+        keras.layers.Conv2D(120, 5, activation=scaled_tanh, name="c5"),
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(84, activation=scaled_tanh, name="f6"),
+        EuclideanRBF(num_classes, centres=centres, dtype="float32", name="output"),
+        keras.layers.Rescaling(-1.0, dtype="float32", name="logits"),
+        keras.layers.Activation(classifier_activation, dtype="float32", name="predictions"),
+    ]
+
+
+@register(family="lenet", source="LeCun et al. 1998, Proc. IEEE 86(11), section II-B", default_input=(32, 32, 1), min_input=16)
+def lenet5(
+    *,
+    variant="modern",
+    num_classes=10,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+):
+    """LeNet-5, LeCun et al. 1998, in its paper form or the tutorial forms.
+
+    32x32x1, 10 classes: "modern" T 61,706 (62,006 with 3 channels); "original" T 60,000 and 840
+    fixed RBF centres (Keras total 60,840); "d2l" (28x28x1) T 61,706.
+
+    The original's output layer is the RBF: y_i = sum_j (x_j - w_ij)^2, the squared distance of
+    F6's 84 outputs to class i's fixed +-1 centre (the 7x12 digit bitmaps of
+    `kcnn.layers.lenet.DIGIT_BITMAPS` for up to 10 classes, a fixed-seed +-1 pattern for more).
+    The model returns `classifier_activation(-y)` from a float32 layer named `predictions`: softmax
+    over the negated distances by default, the negated distances themselves with
+    `classifier_activation=None`. The distances are the output of the layer named `output`.
+
+    Args:
+        variant: "modern", "original" or "d2l", a row of `LENET_VARIANTS`.
+        num_classes: classes of the classifier (default 10).
+        input_shape: (height, width, channels); default (32, 32, 1), (28, 28, 1) for "d2l". With
+            the top the size must be exactly the default; without it at least 16x16 (12 for "d2l").
+        include_top: build C5, F6 and the output (for "modern"/"d2l": `flatten`, `c5` and `f6`
+            as dense layers, then `predictions`).
+        pooling: without the top, None (the 5x5x16 maps of `s4`), "avg" or "max".
+        classifier_activation: activation of `predictions` (None for logits), computed in float32
+            under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default "lenet5").
+    """
+    network = "lenet5"
+    row = LENET_VARIANTS[check_variant(network, variant, tuple(LENET_VARIANTS))]
+    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    side = row.default_input[0]
+    image, x = image_input(
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=row.default_input,
+        min_size=row.min_input,
+        head_sizes=(side, side) if include_top else None,
+    )
+    x = chain(x, lenet_features(row))
+    if include_top and variant == "original":
+        outputs = chain(x, original_head(num_classes, classifier_activation))
+    else:
+        top = [
+            keras.layers.Flatten(name="flatten"),
+            keras.layers.Dense(120, activation=row.activation, name="c5"),
+            keras.layers.Dense(84, activation=row.activation, name="f6"),
+        ]
+        outputs = classifier_head(
+            x,
+            include_top=include_top,
+            pooling=pooling,
+            num_classes=num_classes,
+            classifier_activation=classifier_activation,
+            top=top,
+        )
+    return finish_model(image, outputs, name=name or network, weights=weights)

@@ -1,0 +1,72 @@
+"""The tutorial Sequential CNN (spec section 10): two small conv-pool stages and a dense head.
+
+The network of countless "first CNN" tutorials, kept as the smallest model of the zoo and the
+first `model.summary()` exercise: on 128x128x3 input with 3 classes it has 1,848,547 parameters,
+almost all of them (1,843,264) in the first dense layer.
+"""
+
+import keras
+
+from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
+from kcnn.models._registry import register
+
+
+@register(family="simple_cnn", source="Tutorial Sequential CNN (spec section 10)", default_input=(128, 128, 3), min_input=10)
+def simple_cnn(
+    *,
+    num_classes=3,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+):
+    """The tutorial CNN: Conv16-pool-Conv32-pool-Flatten-Dense64-Dense(num_classes).
+
+    128x128x3 input, 3 classes: T 1,848,547 (all trainable). Both convolutions are 3x3 'valid'
+    (the common near-miss, 'same' padding, gives 2,102,499). The Flatten head takes 28,800
+    features, so with the top the input must be exactly 128x128; the conv stack alone works from
+    10x10.
+
+    Args:
+        num_classes: classes of the classifier (default 3).
+        input_shape: (height, width, channels); default (128, 128, 3).
+        include_top: build the head (`flatten`, `fc1`, `predictions`); it needs 128x128 input.
+        pooling: without the top, None (4-D features after `pool2`), "avg" or "max".
+        classifier_activation: activation of `predictions` (None for logits), computed in float32
+            under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default "simple_cnn").
+    """
+    network = "simple_cnn"
+    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    image, x = image_input(
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=(128, 128, 3),
+        min_size=10,
+        head_sizes=(128, 128) if include_top else None,
+    )
+    x = chain(
+        x,
+        [
+            keras.layers.Conv2D(16, 3, activation="relu", name="conv1"),
+            keras.layers.MaxPooling2D(2, name="pool1"),
+            keras.layers.Conv2D(32, 3, activation="relu", name="conv2"),
+            keras.layers.MaxPooling2D(2, name="pool2"),
+        ],
+    )
+    top = [keras.layers.Flatten(name="flatten"), keras.layers.Dense(64, activation="relu", name="fc1")]
+    outputs = classifier_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        top=top,
+    )
+    return finish_model(image, outputs, name=name or network, weights=weights)
