@@ -8,6 +8,7 @@ from kcnn.layers._base import CompositeLayer
 from kcnn.layers.dense import DenseBlock, TransitionBlock
 from kcnn.layers.lenet import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
 from kcnn.layers.normalization import LocalResponseNormalization
+from kcnn.layers.residual import BottleneckBlock, ResidualBlock, ZeroPadShortcut
 from kcnn.layers.inception import (
     AuxiliaryClassifier,
     InceptionA,
@@ -20,6 +21,7 @@ from kcnn.layers.inception import (
 
 __all__ = [
     "AuxiliaryClassifier",
+    "BottleneckBlock",
     "CompositeLayer",
     "DenseBlock",
     "EuclideanRBF",
@@ -31,7 +33,9 @@ __all__ = [
     "InceptionReductionB",
     "LocalResponseNormalization",
     "PartialConv2D",
+    "ResidualBlock",
     "scaled_tanh",
     "Subsampling",
     "TransitionBlock",
+    "ZeroPadShortcut",
 ]
