@@ -52,16 +52,14 @@ def main(argv=None):
     rows = [(p, False) for p in (args.presets or ["none", *kcnn.data.augment.names()])]
     if args.presets is None:
         rows.append(("cifar", True))
+    print("| preset | mode | images/s |\n|---|---|---:|", flush=True)
     results = []
-    for preset, det in rows:
+    for preset, det in rows:  # each row is printed as soon as it is measured
         rate = measure(None if preset == "none" else preset, examples=args.examples,
                        batch_size=args.batch_size, passes=args.passes, deterministic=det)
         results.append({"preset": preset, "deterministic": det, "images_per_s": round(rate)})
-
-    print("| preset | mode | images/s |\n|---|---|---:|")
-    for r in results:
-        mode = "deterministic (serial map)" if r["deterministic"] else "AUTOTUNE"
-        print(f"| {r['preset']} | {mode} | {r['images_per_s']:,} |")
+        mode = "deterministic (serial map)" if det else "AUTOTUNE"
+        print(f"| {preset} | {mode} | {round(rate):,} |", flush=True)
 
     if args.json:
         import tensorflow as tf

@@ -9,7 +9,9 @@
 from kcnn.models._registry import ModelSpec, families, get, names, spec
 from kcnn.models.alexnet import alexnet
 from kcnn.models.lenet import lenet5
+from kcnn.models.nin import nin
 from kcnn.models.simple_cnn import simple_cnn
+from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models.inception_v3 import inception_v3
@@ -28,6 +30,11 @@ __all__ = [
     "inception_v3",
     "lenet5",
     "names",
+    "nin",
     "simple_cnn",
     "spec",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
 ]

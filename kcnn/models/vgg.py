@@ -1,0 +1,165 @@
+"""VGG (Simonyan & Zisserman, "Very Deep Convolutional Networks for Large-Scale Image
+Recognition", ICLR 2015, arXiv:1409.1556; spec section 3): configurations A, B, D and E.
+
+Every convolution is 3x3, stride 1, 'same', with ReLU; each block ends in a 2x2/2 max-pool; the
+head is Flatten, fc1 4096, fc2 4096 (each with dropout 0.5, as in the paper and torchvision) and
+`predictions`. The layer names are keras.applications' (`block1_conv1`, ..., `block5_pool`,
+`flatten`, `fc1`, `fc2`, `predictions`), so `vgg16`/`vgg19` take keras.applications' VGG16/VGG19
+weights by name; keras.applications has no dropout layers (they hold no weights).
+
+`batch_norm=True` gives torchvision's `vggXX_bn`: conv (with its bias) -> BN -> ReLU after every
+convolution, BN with torch's eps 1e-5 and momentum 0.1 (Keras momentum 0.9).
+"""
+
+import keras
+
+from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
+from kcnn.models._registry import register
+
+FILTERS = (64, 128, 256, 512, 512)
+
+# Convolutions per block (the paper's Table 1 columns); block b has FILTERS[b - 1] filters.
+VGG_CONFIGS = {
+    "vgg11": (1, 1, 2, 2, 2),  # A
+    "vgg13": (2, 2, 2, 2, 2),  # B
+    "vgg16": (2, 2, 3, 3, 3),  # D
+    "vgg19": (2, 2, 4, 4, 4),  # E
+}
+
+
+def vgg_block(index, convs, filters, batch_norm):
+    """The layers of block `index`: `convs` 3x3 convolutions of `filters`, then `block{index}_pool`."""
+    layers = []
+    for i in range(1, convs + 1):
+        prefix = f"block{index}_"
+        if batch_norm:
+            layers += [
+                keras.layers.Conv2D(filters, 3, padding="same", name=f"{prefix}conv{i}"),
+                keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{prefix}bn{i}"),
+                keras.layers.Activation("relu", name=f"{prefix}relu{i}"),
+            ]
+        else:
+            layers.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{prefix}conv{i}"))
+    return layers + [keras.layers.MaxPooling2D(2, name=f"block{index}_pool")]
+
+
+def _vgg(
+    network,
+    *,
+    batch_norm=False,
+    dropout=0.5,
+    num_classes=1000,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+):
+    """Build the VGG of `VGG_CONFIGS[network]`; the arguments are those of every VGG builder.
+
+    Args:
+        batch_norm: torchvision's `_bn` form: BN and a separate ReLU after every convolution.
+        dropout: the rate of `fc1_dropout` and `fc2_dropout` (0.5; 0 reproduces keras.applications).
+        num_classes: classes of the classifier (default 1000).
+        input_shape: (height, width, channels), at least 32x32; default (224, 224, 3). With the
+            top, height and width must be known: fc1's size follows them (Flatten, as in
+            keras.applications: 32x32 input, 10 classes gives VGG16 33,638,218 parameters).
+        include_top: build the classifier (`flatten`, `fc1`, `fc2` with dropout, `predictions`).
+        pooling: without the top, None (4-D features after `block5_pool`), "avg" or "max".
+        classifier_activation: activation of `predictions` (None for logits), computed in float32
+            under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default: the network's, e.g. "vgg16").
+    """
+    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
+        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    image, x = image_input(
+        network, input_shape=input_shape, input_tensor=input_tensor, default_shape=(224, 224, 3), min_size=32
+    )
+    if include_top and None in tuple(image.shape[1:3]):
+        raise ValueError(
+            f"`{network}`: with include_top=True the Flatten head needs a known input size; received "
+            f"input_shape={tuple(image.shape[1:])}. Use include_top=False for variable sizes."
+        )
+    blocks = zip(range(1, 6), VGG_CONFIGS[network], FILTERS)
+    x = chain(x, [layer for index, convs, filters in blocks for layer in vgg_block(index, convs, filters, batch_norm)])
+    top = [keras.layers.Flatten(name="flatten")]
+    for fc in ("fc1", "fc2"):
+        top += [keras.layers.Dense(4096, activation="relu", name=fc), keras.layers.Dropout(dropout, name=f"{fc}_dropout")]
+    outputs = classifier_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        top=top,
+    )
+    return finish_model(image, outputs, name=name or network, weights=weights)
+
+
+_SOURCE = "Simonyan & Zisserman 2014, arXiv:1409.1556; keras.applications VGG16/VGG19; torchvision vgg"
+
+
+@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
+    """VGG-11 (configuration A), Simonyan & Zisserman 2014.
+
+    224x224x3, 1000 classes: T 132,863,336; `batch_norm=True` T 132,868,840, Keras total
+    132,874,344 (torchvision vgg11 / vgg11_bn).
+
+    Args:
+        batch_norm: BN after every convolution (torchvision's vgg11_bn).
+        dropout: the rate of the two classifier dropouts (0.5).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_vgg`.
+    """
+    return _vgg("vgg11", batch_norm=batch_norm, dropout=dropout, **kwargs)
+
+
+@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
+    """VGG-13 (configuration B), Simonyan & Zisserman 2014.
+
+    224x224x3, 1000 classes: T 133,047,848; `batch_norm=True` T 133,053,736, Keras total
+    133,059,624 (torchvision vgg13 / vgg13_bn).
+
+    Args:
+        batch_norm: BN after every convolution (torchvision's vgg13_bn).
+        dropout: the rate of the two classifier dropouts (0.5).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_vgg`.
+    """
+    return _vgg("vgg13", batch_norm=batch_norm, dropout=dropout, **kwargs)
+
+
+@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
+    """VGG-16 (configuration D), Simonyan & Zisserman 2014.
+
+    224x224x3, 1000 classes: T 138,357,544 (keras.applications VGG16, whose weights it takes by
+    name; torchvision vgg16); `batch_norm=True` T 138,365,992, Keras total 138,374,440.
+    32x32x3 with 10 classes: 33,638,218.
+
+    Args:
+        batch_norm: BN after every convolution (torchvision's vgg16_bn).
+        dropout: the rate of the two classifier dropouts (0.5).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_vgg`.
+    """
+    return _vgg("vgg16", batch_norm=batch_norm, dropout=dropout, **kwargs)
+
+
+@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+def vgg19(*, batch_norm=False, dropout=0.5, **kwargs):
+    """VGG-19 (configuration E), Simonyan & Zisserman 2014.
+
+    224x224x3, 1000 classes: T 143,667,240 (keras.applications VGG19, whose weights it takes by
+    name; torchvision vgg19); `batch_norm=True` T 143,678,248, Keras total 143,689,256.
+
+    Args:
+        batch_norm: BN after every convolution (torchvision's vgg19_bn).
+        dropout: the rate of the two classifier dropouts (0.5).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_vgg`.
+    """
+    return _vgg("vgg19", batch_norm=batch_norm, dropout=dropout, **kwargs)
