@@ -14,6 +14,7 @@ from kcnn.models.simple_cnn import simple_cnn
 from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models._aux import AuxiliaryOutputsModel
+from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
 
 __all__ = [
@@ -27,6 +28,7 @@ __all__ = [
     "densenet_bc",
     "families",
     "get",
+    "googlenet",
     "inception_v3",
     "lenet5",
     "names",

@@ -1,0 +1,268 @@
+"""GoogLeNet / Inception v1 (Szegedy et al., "Going Deeper with Convolutions", CVPR 2015,
+arXiv:1409.4842), as the paper and BVLC's Caffe model define it, as torchvision builds it, and the
+CIFAR form of the project's source notes (spec section 16).
+
+The body is the paper's Table 1: `GOOGLENET_MODULES` holds one row per Inception module (the same
+numbers as torchvision's `Inception(...)` calls), with `pool3` / `pool4` marker rows. A variant row
+of `GOOGLENET_VARIANTS` says what differs between the three forms. The summary's rows are the
+paper's: `conv1`, `pool1`, `norm1`, `conv2_reduce`, `conv2`, `norm2`, `pool2`, `inception3a`, ...,
+`inception5b`, `avg_pool`, `dropout`, `predictions`, plus `aux1` / `aux2` side heads.
+
+Pooling: Caffe and torchvision round pooled sizes up (ceil mode); Keras has no ceil mode. A 3x3/2
+max-pool in ceil mode is written here as a one-pixel zero padding at the bottom and right
+(`<pool>_pad`) followed by a "valid" pool. This gives ceil mode's shapes at every input size and
+its values too, because every pooled tensor follows a ReLU (non-negative), so a zero in the window
+never wins over the clipped window's maximum. (Keras' "same" matches only for even sizes: it pads
+an odd size on both sides.) torchvision's 2x2/2 `maxpool4` in ceil mode is exactly Keras' "same".
+The CIFAR variant's pools (3x3/2, pad 1, floor) are a `<pool>_pad` of one pixel and a "valid" pool.
+The 7x7/2 stem convolution with padding 3 is `conv1_pad` plus a "valid" convolution, as in
+keras.applications' ResNet (Keras' "same" would pad 2 before and 3 after).
+"""
+
+import collections
+
+import keras
+
+from kcnn.layers.inception import AuxiliaryClassifier, InceptionModule
+from kcnn.layers.normalization import LocalResponseNormalization
+from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, AuxiliaryOutputsModel
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_variant,
+    classifier_head,
+    finish_model,
+    image_input,
+)
+from kcnn.models._registry import register
+
+# Paper Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); "pool3"/"pool4" are
+# the 3x3/2 max-pools between the stages. Auxiliary heads tap the outputs of 4a and 4d.
+GOOGLENET_MODULES = (
+    ("inception3a", 64, 96, 128, 16, 32, 32),
+    ("inception3b", 128, 128, 192, 32, 96, 64),
+    "pool3",
+    ("inception4a", 192, 96, 208, 16, 48, 64),
+    ("inception4b", 160, 112, 224, 24, 64, 64),
+    ("inception4c", 128, 128, 256, 24, 64, 64),
+    ("inception4d", 112, 144, 288, 32, 64, 64),
+    ("inception4e", 256, 160, 320, 32, 128, 128),
+    "pool4",
+    ("inception5a", 256, 160, 320, 32, 128, 128),
+    ("inception5b", 384, 192, 384, 48, 128, 128),
+)
+AUX_TAPS = {"inception4a": "aux1", "inception4d": "aux2"}
+
+GoogLeNetVariant = collections.namedtuple(
+    "GoogLeNetVariant",
+    "stem batch_norm conv_bias lrn five_by_five pool pool4 dropout bn_epsilon bn_momentum "
+    "aux_adaptive_pool default_input min_input",
+)
+GOOGLENET_VARIANTS = {
+    # BVLC Caffe GoogLeNet: conv biases, LRN after pool1 and conv2 (local_size 5, alpha 1e-4, k 1,
+    # i.e. TF depth_radius 2, alpha 2e-5, bias 1), real 5x5, no BN, ceil-mode pools, dropout 0.4.
+    # Smallest input 31 (pool4 3x3/2 needs a 2x2 grid): 31 -> 16 -> 8 -> 4 -> 2 -> 1.
+    "paper": GoogLeNetVariant(
+        "imagenet", False, True, True, "5x5", "ceil", "ceil", 0.4, 1e-3, 0.99, False, (224, 224, 3), 31
+    ),
+    # torchvision googlenet: BasicConv2d (conv without bias, BN eps 1e-3, torch momentum 0.1 = Keras
+    # 0.9, ReLU), 3x3 in the "5x5" branch, no LRN, ceil-mode pools, maxpool4 2x2/2, dropout 0.2,
+    # adaptive 4x4 pool in the aux heads. Smallest input 15 (torchvision's min_size).
+    "torchvision": GoogLeNetVariant(
+        "imagenet", True, False, False, "3x3", "ceil", "2x2", 0.2, 1e-3, 0.9, True, (224, 224, 3), 15
+    ),
+    # The project's notes (spec 16): 3x3 stem conv of 192 with bias, conv bias + BN (PyTorch's eps
+    # 1e-5, momentum 0.1) everywhere, two 3x3 convs in the "5x5" branch, no stem pools, 3x3/2 pad-1
+    # pools, no dropout. Any input size works (every downsampling rounds up).
+    "cifar": GoogLeNetVariant(
+        "cifar", True, True, False, "double_3x3", "pad1", "pad1", 0.0, 1e-5, 0.9, False, (32, 32, 3), 1
+    ),
+}
+
+
+def conv_unit(name, filters, kernel, v, strides=1, padding="same"):
+    """A stem convolution: conv + ReLU, or conv -> `<name>_bn` -> `<name>_relu` with batch norm."""
+    if not v.batch_norm:
+        return [keras.layers.Conv2D(filters, kernel, strides, padding, activation="relu", name=name)]
+    return [
+        keras.layers.Conv2D(filters, kernel, strides, padding, use_bias=v.conv_bias, name=name),
+        keras.layers.BatchNormalization(epsilon=v.bn_epsilon, momentum=v.bn_momentum, name=f"{name}_bn"),
+        keras.layers.Activation("relu", name=f"{name}_relu"),
+    ]
+
+
+def max_pool(name, kind):
+    """A 3x3/2 max-pool in ceil mode ("ceil") or with padding 1 ("pad1"), or 2x2/2 ceil ("2x2")."""
+    if kind == "2x2":
+        return [keras.layers.MaxPooling2D(2, strides=2, padding="same", name=name)]
+    padding = ((0, 1), (0, 1)) if kind == "ceil" else 1
+    return [keras.layers.ZeroPadding2D(padding, name=f"{name}_pad"), keras.layers.MaxPooling2D(3, strides=2, name=name)]
+
+
+def lrn(name):
+    """BVLC's LRN (local_size 5, alpha 1e-4, beta 0.75, k 1) in TensorFlow's parameters."""
+    return LocalResponseNormalization(depth_radius=2, bias=1.0, alpha=2e-5, beta=0.75, name=name)
+
+
+def googlenet_stem(v):
+    """The layers before inception3a: the paper's (with or without LRN) or the CIFAR 3x3 conv."""
+    if v.stem == "cifar":
+        return conv_unit("conv1", 192, 3, v)
+    return [
+        keras.layers.ZeroPadding2D(3, name="conv1_pad"),
+        *conv_unit("conv1", 64, 7, v, strides=2, padding="valid"),
+        *max_pool("pool1", v.pool),
+        *([lrn("norm1")] if v.lrn else []),
+        *conv_unit("conv2_reduce", 64, 1, v),
+        *conv_unit("conv2", 192, 3, v),
+        *([lrn("norm2")] if v.lrn else []),
+        *max_pool("pool2", v.pool),
+    ]
+
+
+def inception_modules(v, rows=GOOGLENET_MODULES):
+    """One `InceptionModule` per Table 1 row, and the max-pools of the marker rows."""
+    layers = []
+    for row in rows:
+        if row == "pool3":
+            layers += max_pool("pool3", v.pool)
+        elif row == "pool4":
+            layers += max_pool("pool4", v.pool4)
+        else:
+            name, *widths = row
+            layers.append(
+                InceptionModule(
+                    *widths,
+                    batch_norm=v.batch_norm,
+                    conv_bias=v.conv_bias,
+                    five_by_five=v.five_by_five,
+                    bn_epsilon=v.bn_epsilon,
+                    bn_momentum=v.bn_momentum,
+                    name=name,
+                )
+            )
+    return layers
+
+
+def _check_aux_grid(network, tap, x, adaptive):
+    """The paper's side head flattens a 4x4 map into FC 1024: its input grid must be 14 to 16."""
+    if adaptive:
+        return
+    size = tuple(x.shape[1:3])
+    if any(d is None or not 14 <= d <= 16 for d in size):
+        raise ValueError(
+            f"`{network}`: with aux_logits=True the side heads' avg-pool 5x5/3 must give 4x4 for their "
+            f"FC layer, so {tap} must output a 14x14 to 16x16 grid (224x224 input gives 14x14); "
+            f"received a {size} grid. Use aux_logits=False, or variant='torchvision' (adaptive pool)."
+        )
+
+
+@register(
+    family="googlenet",
+    source="Szegedy et al. 2014, arXiv:1409.4842; BVLC bvlc_googlenet; torchvision googlenet",
+    default_input=(224, 224, 3),
+    min_input=31,
+)
+def googlenet(
+    *,
+    variant="paper",
+    aux_logits=False,
+    dropout=None,
+    aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
+    num_classes=1000,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+):
+    """GoogLeNet (Inception v1), Szegedy et al. 2014: the paper/BVLC, torchvision or CIFAR variant.
+
+    1000 classes at 224x224: paper T 6,998,552 (with both aux heads 13,378,280; no BN, so this is
+    also the Keras total); torchvision T 6,624,904 / Keras total 6,639,464 (with aux T 13,004,888 /
+    total 13,019,960). CIFAR variant, 10 classes at 32x32: T 6,166,250. Deviations from the paper
+    of the torchvision variant (3x3 "5x5" branch, BN, 2x2 maxpool4, dropout 0.2) are torchvision's;
+    ceil-mode pooling is reproduced exactly (see the module docstring).
+
+    Args:
+        variant: "paper" (BVLC: conv biases, LRN, true 5x5, no BN; min input 31), "torchvision"
+            (min input 15) or "cifar" (32x32 default input, any size): a row of `GOOGLENET_VARIANTS`.
+        aux_logits: add the two side classifiers `aux1` (after inception4a) and `aux2` (after
+            inception4d). The model is then an `AuxiliaryOutputsModel`: in training it returns
+            [main, aux1, aux2] and trains on main_loss + aux_loss_weight * (aux1_loss + aux2_loss)
+            with the one compiled loss; at inference it returns the main output only. The paper's
+            heads need a 14x14 to 16x16 grid at inception4a (e.g. 224x224 input); torchvision's
+            adaptive pool takes any size. Needs include_top=True.
+        dropout: dropout before `predictions`; None means the variant's (paper 0.4, torchvision
+            0.2, cifar none). 0 adds no layer.
+        aux_loss_weight: weight of each side head's loss (BVLC: 0.3).
+        num_classes: classes of the classifier (default 1000).
+        input_shape: (height, width, channels); default the variant's (224x224x3 or 32x32x3).
+        include_top: build the classifier (`avg_pool`, `dropout`, `predictions`).
+        pooling: without the top, None (4-D features of inception5b), "avg" or "max".
+        classifier_activation: activation of `predictions` and of the side heads (None for logits);
+            computed in float32 under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default "googlenet").
+    """
+    network = "googlenet"
+    v = GOOGLENET_VARIANTS[check_variant(network, variant, tuple(GOOGLENET_VARIANTS))]
+    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    if aux_logits and not include_top:
+        raise ValueError(f"`{network}`: aux_logits=True needs include_top=True (the side heads are classifiers)")
+    aux_loss_weight = _check_weight(network, aux_loss_weight)
+    rate = v.dropout if dropout is None else dropout
+    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
+        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    image, x = image_input(
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=v.default_input,
+        min_size=v.min_input,
+    )
+    x = chain(x, googlenet_stem(v))
+    aux = []
+    for layer in inception_modules(v):
+        x = layer(x)
+        if aux_logits and layer.name in AUX_TAPS:
+            _check_aux_grid(network, layer.name, x, v.aux_adaptive_pool)
+            head = AuxiliaryClassifier(
+                num_classes,
+                variant="googlenet",
+                batch_norm=v.batch_norm,
+                conv_bias=v.conv_bias,
+                adaptive_pool=v.aux_adaptive_pool,
+                classifier_activation=classifier_activation,
+                bn_epsilon=v.bn_epsilon,
+                bn_momentum=v.bn_momentum,
+                name=AUX_TAPS[layer.name],
+            )
+            aux.append(head(x))
+    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    if rate > 0:
+        top.append(keras.layers.Dropout(rate, name="dropout"))
+    outputs = classifier_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        top=top,
+    )
+    if aux_logits:
+        model = finish_model(image, [outputs, *aux], name=name or network, model_class=AuxiliaryOutputsModel)
+        model.aux_loss_weight = aux_loss_weight
+        if weights is not None:
+            model.load_weights(weights)
+        return model
+    return finish_model(image, outputs, name=name or network, weights=weights)
+
+
+def _check_weight(network, weight):
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+        raise ValueError(f"`{network}`: `aux_loss_weight` must be a non-negative number; received {weight!r}")
+    return float(weight)
