@@ -133,6 +133,10 @@ class Backup(keras.callbacks.BackupAndRestore):
         os.replace(path + ".tmp", path)
 
 
+def _rate(value):
+    return "?" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+
+
 def _jsonable(value):
     if value is None:
         return None
@@ -489,7 +493,7 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
     say(
         f"kcnn train: {config.model} on {config.dataset}: test accuracy "
         f"{100 * test_accuracy:.2f}% (loss {test_loss:.4f}) after {metrics['epochs']} epochs, "
-        f"{metrics['wall_time_s']:.1f} s, {metrics['images_per_second'] or 0:,.0f} images/s"
+        f"{metrics['wall_time_s']:.1f} s, {_rate(metrics['images_per_second'])} images/s"
     )
     say(
         f"kcnn train: artifacts in {run_dir}: model.keras, best.keras, metrics.json, "

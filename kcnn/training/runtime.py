@@ -71,7 +71,13 @@ def gpu_details():
     if keras.backend.backend() == "jax":
         import jax
 
-        return [(d.device_kind, None) for d in jax.devices() if d.platform == "gpu"]
+        found = []
+        for d in jax.devices():
+            if d.platform == "gpu":
+                cc = getattr(d, "compute_capability", None)  # "8.0" on CUDA devices
+                cc = tuple(int(v) for v in str(cc).split(".")[:2]) if cc else None
+                found.append((d.device_kind, cc))
+        return found
     tf = _tf()
     found = []
     for gpu in tf.config.list_physical_devices("GPU"):

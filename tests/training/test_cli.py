@@ -60,13 +60,6 @@ def test_bad_input_is_one_line_and_exit_status_2(args, message, capsys, tmp_path
     assert not (tmp_path / "r").exists()  # nothing written for a bad command
 
 
-def test_error_from_a_real_process_has_no_traceback(kcnn_cli):
-    proc = kcnn_cli(["train", "--model", "nosuchnet"])
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].startswith("kcnn train: error: Unknown model")
-
-
 def test_evaluate_rejects_a_directory_that_is_not_a_run(tmp_path, capsys):
     assert cli.main(["evaluate", str(tmp_path)]) == 2
     assert "is not a finished kcnn run" in capsys.readouterr().err
