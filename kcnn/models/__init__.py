@@ -16,6 +16,20 @@ from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet
 from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
+from kcnn.models.resnet import (
+    preact_resnet164,
+    resnet18,
+    resnet20,
+    resnet32,
+    resnet34,
+    resnet44,
+    resnet50,
+    resnet56,
+    resnet101,
+    resnet110,
+    resnet152,
+    wide_resnet,
+)
 
 __all__ = [
     "ModelSpec",
@@ -39,4 +53,16 @@ __all__ = [
     "vgg13",
     "vgg16",
     "vgg19",
+    "preact_resnet164",
+    "resnet101",
+    "resnet110",
+    "resnet152",
+    "resnet18",
+    "resnet20",
+    "resnet32",
+    "resnet34",
+    "resnet44",
+    "resnet50",
+    "resnet56",
+    "wide_resnet",
 ]

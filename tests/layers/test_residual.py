@@ -48,7 +48,12 @@ def test_output_shape_matches_compute_output_shape(make, channels, size, expecte
     block = make()
     assert tuple(block(_images(channels, size)).shape) == expected
     assert block.compute_output_shape((None, size, size, channels)) == (None, *expected[1:])
-    assert block.compute_output_shape((None, None, None, channels)) == (None, None, None, expected[-1])
+    assert block.compute_output_shape((None, None, None, channels)) == (
+        None,
+        None,
+        None,
+        expected[-1],
+    )
 
 
 # === Counts (spec 7.1, 7.2: torchvision layout, BN = 2 trainable + 2 moving statistics) ===
@@ -60,15 +65,30 @@ def test_output_shape_matches_compute_output_shape(make, channels, size, expecte
         # ResNet-18 stage 1 block: two 3x3 64->64 convs + BN: 2 * (36,864 + 128); spec stage1 = 2 blocks = 147,968
         (lambda: ResidualBlock(64), (None, 56, 56, 64), 73_984, 256),
         # ResNet-18 conv3_block1: 3x3/2 64->128, 3x3 128->128, 1x1/2 projection 64->128, three BNs
-        (lambda: ResidualBlock(128, strides=2), (None, 56, 56, 64), 73_728 + 147_456 + 8_192 + 3 * 256, 768),
+        (
+            lambda: ResidualBlock(128, strides=2),
+            (None, 56, 56, 64),
+            73_728 + 147_456 + 8_192 + 3 * 256,
+            768,
+        ),
         # ResNet-50 conv2_block1 (keras.applications summary row 75,008 T + 1,280 NT = 76,288)
         (lambda: BottleneckBlock(64), (None, 56, 56, 64), 75_008, 1_280),
         # ... and its identity blocks: spec stage1 215,808 = 75,008 + 2 * 70,400
         (lambda: BottleneckBlock(64), (None, 56, 56, 256), 70_400, 768),
         # keras.applications' v1: a bias on each of the four convolutions (64 + 64 + 256 + 256)
-        (lambda: BottleneckBlock(64, conv_bias=True, stride_on="1x1"), (None, 56, 56, 64), 75_008 + 640, 1_280),
+        (
+            lambda: BottleneckBlock(64, conv_bias=True, stride_on="1x1"),
+            (None, 56, 56, 64),
+            75_008 + 640,
+            1_280,
+        ),
         # option A: no shortcut parameters at all
-        (lambda: ResidualBlock(32, strides=2, shortcut="zero_pad"), (None, 32, 32, 16), 4_608 + 9_216 + 128, 128),
+        (
+            lambda: ResidualBlock(32, strides=2, shortcut="zero_pad"),
+            (None, 32, 32, 16),
+            4_608 + 9_216 + 128,
+            128,
+        ),
         # pre-activation (WRN): preact BN on the input, bias-free 1x1 projection without BN, no BN after conv 2
         (
             lambda: ResidualBlock(160, preactivation=True),
@@ -88,7 +108,9 @@ def test_counts(make, input_shape, trainable, non_trainable):
 
 def test_wrn_28_10_group1_count():
     # spec 8: WRN-28-10 group 1 (four pre-activation blocks of 160 filters on the 16-channel stem) = 1,640,672
-    blocks = [ResidualBlock(160, preactivation=True)] + [ResidualBlock(160, preactivation=True) for _ in range(3)]
+    blocks = [ResidualBlock(160, preactivation=True)] + [
+        ResidualBlock(160, preactivation=True) for _ in range(3)
+    ]
     blocks[0].build((None, 32, 32, 16))
     for block in blocks[1:]:
         block.build((None, 32, 32, 160))
@@ -118,7 +140,9 @@ def test_shortcut_options(shortcut, channels, strides, preact, expected):
     assert _names(block, (None, 8, 8, channels))[1] == expected
     if expected[:1] == ["0_conv"]:
         conv = block.shortcut_layers[0]
-        assert conv.kernel_size == (1, 1) and conv.strides == (strides, strides) and not conv.use_bias
+        assert (
+            conv.kernel_size == (1, 1) and conv.strides == (strides, strides) and not conv.use_bias
+        )
 
 
 def test_identity_shortcut_adds_the_input():
@@ -153,10 +177,14 @@ def test_preactivation_projection_reads_the_preactivated_input():
     assert last.name == "2_conv"
     last.kernel.assign(np.zeros(last.kernel.shape, "float32"))
     pre = np.maximum(
-        (x - _np(bn.moving_mean)) / np.sqrt(_np(bn.moving_variance) + bn.epsilon) * _np(bn.gamma) + _np(bn.beta), 0
+        (x - _np(bn.moving_mean)) / np.sqrt(_np(bn.moving_variance) + bn.epsilon) * _np(bn.gamma)
+        + _np(bn.beta),
+        0,
     )
     kernel = _np(block.shortcut_layers[0].kernel)[0, 0]
-    np.testing.assert_allclose(_np(block(x, training=False)), pre[:, ::2, ::2, :] @ kernel, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(block(x, training=False)), pre[:, ::2, ::2, :] @ kernel, atol=1e-5
+    )
 
 
 def test_preactivation_identity_keeps_the_raw_input_and_has_no_final_relu():
@@ -166,7 +194,9 @@ def test_preactivation_identity_keeps_the_raw_input_and_has_no_final_relu():
     last = block.residual_layers[-1]
     assert last.name == "3_conv"
     last.kernel.assign(np.zeros(last.kernel.shape, "float32"))
-    np.testing.assert_allclose(_np(block(x)), x, atol=1e-6)  # negative values survive: no ReLU after the add
+    np.testing.assert_allclose(
+        _np(block(x)), x, atol=1e-6
+    )  # negative values survive: no ReLU after the add
 
 
 def test_post_activation_output_is_rectified():
@@ -185,7 +215,11 @@ def test_post_activation_names_in_forward_order():
     assert shortcut == ["0_conv", "0_bn"]
     assert block.merge == "add"
     paths = {w.path for w in block.weights}
-    assert {"conv3_block1/1_conv/kernel", "conv3_block1/1_conv/bias", "conv3_block1/0_bn/moving_variance"} <= paths
+    assert {
+        "conv3_block1/1_conv/kernel",
+        "conv3_block1/1_conv/bias",
+        "conv3_block1/0_bn/moving_variance",
+    } <= paths
 
 
 def test_preactivation_names_in_forward_order():
@@ -217,7 +251,9 @@ def test_paths_pair_each_sublayer_with_the_shape_it_sees():
 # === Stride placement and padding ===
 
 
-@pytest.mark.parametrize("stride_on, strided, padded", [("3x3", "2_conv", ["2_pad"]), ("1x1", "1_conv", [])])
+@pytest.mark.parametrize(
+    "stride_on, strided, padded", [("3x3", "2_conv", ["2_pad"]), ("1x1", "1_conv", [])]
+)
 def test_stride_position(stride_on, strided, padded):
     block = BottleneckBlock(4, strides=2, stride_on=stride_on)
     block.build((None, 8, 8, 8))
@@ -236,7 +272,9 @@ def test_strided_3x3_pads_one_pixel_on_every_side_like_pytorch():
     assert pad.padding == ((1, 1), (1, 1)) and conv.padding == "valid"
     kernel = _np(conv.kernel)[:, :, 0, 0]
     padded = np.pad(x[0, :, :, 0], 1)
-    expected = np.array([[np.sum(padded[i : i + 3, j : j + 3] * kernel) for j in (0, 2)] for i in (0, 2)])
+    expected = np.array(
+        [[np.sum(padded[i : i + 3, j : j + 3] * kernel) for j in (0, 2)] for i in (0, 2)]
+    )
     np.testing.assert_allclose(_np(conv(pad(x)))[0, :, :, 0], expected, atol=1e-5)
 
 
@@ -244,27 +282,38 @@ def test_conv_bias_on_every_convolution():
     for bias in (False, True):
         block = BottleneckBlock(4, strides=2, conv_bias=bias)
         block.build((None, 8, 8, 8))
-        convs = [layer for path in block.paths((None, 8, 8, 8)) for layer, _ in path if layer.name.endswith("_conv")]
+        convs = [
+            layer
+            for path in block.paths((None, 8, 8, 8))
+            for layer, _ in path
+            if layer.name.endswith("_conv")
+        ]
         assert len(convs) == 4 and all(conv.use_bias is bias for conv in convs)
 
 
 # === ZeroPadShortcut (option A) against NumPy ===
 
 
-@pytest.mark.parametrize("channels, filters, strides, size", [(16, 32, 2, 8), (16, 32, 2, 7), (3, 8, 1, 5), (4, 4, 3, 7)])
+@pytest.mark.parametrize(
+    "channels, filters, strides, size", [(16, 32, 2, 8), (16, 32, 2, 7), (3, 8, 1, 5), (4, 4, 3, 7)]
+)
 def test_zero_pad_shortcut_matches_numpy(channels, filters, strides, size):
     x = _images(channels, size=size)
     layer = ZeroPadShortcut(filters, strides)
     out = _np(layer(x))
     extra = filters - channels
-    expected = np.pad(x[:, ::strides, ::strides, :], [(0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)])
+    expected = np.pad(
+        x[:, ::strides, ::strides, :], [(0, 0), (0, 0), (0, 0), (extra // 2, extra - extra // 2)]
+    )
     np.testing.assert_array_equal(out, expected)
     assert layer.compute_output_shape((None, size, size, channels)) == (None, *expected.shape[1:])
     assert layer.weights == []
 
 
 def test_zero_pad_shortcut_cannot_drop_channels():
-    with pytest.raises(ValueError, match=r"`ZeroPadShortcut`: `filters` \(4\) must be at least the input channels"):
+    with pytest.raises(
+        ValueError, match=r"`ZeroPadShortcut`: `filters` \(4\) must be at least the input channels"
+    ):
         ZeroPadShortcut(4, 2)(_images(8))
     with pytest.raises(ValueError, match="cannot reduce 16 input channels to 8"):
         ResidualBlock(8, strides=2, shortcut="zero_pad").build((None, 8, 8, 16))
@@ -312,16 +361,25 @@ def test_dropout_only_in_training():
         lambda: ResidualBlock(8, strides=2, shortcut="zero_pad", bn_momentum=0.99, name="r"),
         lambda: ResidualBlock(8, strides=2, preactivation=True, dropout_rate=0.3, name="w"),
         lambda: BottleneckBlock(
-            4, strides=2, stride_on="1x1", conv_bias=True, bn_epsilon=1.001e-5, kernel_initializer="glorot_uniform"
+            4,
+            strides=2,
+            stride_on="1x1",
+            conv_bias=True,
+            bn_epsilon=1.001e-5,
+            kernel_initializer="glorot_uniform",
         ),
-        lambda: BottleneckBlock(2, expansion=2, shortcut="projection", preactivation=True, name="b"),
+        lambda: BottleneckBlock(
+            2, expansion=2, shortcut="projection", preactivation=True, name="b"
+        ),
     ],
 )
 def test_keras_round_trip_is_identical(make, tmp_path):
     image = keras.Input((6, 6, 4))
     model = keras.Model(image, make()(image))
     # non-default BN statistics, so that they are checked too
-    model.set_weights([w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    model.set_weights(
+        [w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+    )
     path = tmp_path / "residual.keras"
     model.save(path)
     loaded = kcnn.load_model(path)
@@ -334,8 +392,17 @@ def test_keras_round_trip_is_identical(make, tmp_path):
 @pytest.mark.parametrize(
     "layer",
     [
-        ResidualBlock(16, strides=2, shortcut="zero_pad", preactivation=True, dropout_rate=0.1, bn_epsilon=1e-3),
-        BottleneckBlock(8, expansion=2, stride_on="1x1", conv_bias=True, kernel_initializer="glorot_uniform"),
+        ResidualBlock(
+            16,
+            strides=2,
+            shortcut="zero_pad",
+            preactivation=True,
+            dropout_rate=0.1,
+            bn_epsilon=1e-3,
+        ),
+        BottleneckBlock(
+            8, expansion=2, stride_on="1x1", conv_bias=True, kernel_initializer="glorot_uniform"
+        ),
         ZeroPadShortcut(32, 2),
     ],
 )
@@ -346,7 +413,10 @@ def test_get_config_is_the_constructor_arguments(layer):
 
 
 def test_mixed_float16_computes_in_float16_with_float32_variables(mixed_float16):
-    blocks = [ResidualBlock(8, strides=2, shortcut="zero_pad"), BottleneckBlock(4, strides=2, preactivation=True)]
+    blocks = [
+        ResidualBlock(8, strides=2, shortcut="zero_pad"),
+        BottleneckBlock(4, strides=2, preactivation=True),
+    ]
     x = _images(4)
     for block in blocks:
         x = block(x)
@@ -360,17 +430,45 @@ def test_mixed_float16_computes_in_float16_with_float32_variables(mixed_float16)
 @pytest.mark.parametrize(
     "cls, kwargs, message",
     [
-        (ResidualBlock, dict(filters=0), "`ResidualBlock`: `filters` must be a positive integer; received 0"),
+        (
+            ResidualBlock,
+            dict(filters=0),
+            "`ResidualBlock`: `filters` must be a positive integer; received 0",
+        ),
         (ResidualBlock, dict(filters=8, strides=0), "`strides` must be a positive integer"),
-        (ResidualBlock, dict(filters=8, shortcut="B"), "`shortcut` must be one of 'auto', 'identity', 'projection', 'zero_pad'"),
-        (ResidualBlock, dict(filters=8, preactivation="yes"), "`preactivation` must be True or False"),
+        (
+            ResidualBlock,
+            dict(filters=8, shortcut="B"),
+            "`shortcut` must be one of 'auto', 'identity', 'projection', 'zero_pad'",
+        ),
+        (
+            ResidualBlock,
+            dict(filters=8, preactivation="yes"),
+            "`preactivation` must be True or False",
+        ),
         (ResidualBlock, dict(filters=8, conv_bias=1), "`conv_bias` must be True or False"),
-        (ResidualBlock, dict(filters=8, dropout_rate=1.0), r"`dropout_rate` must be a number in \[0, 1\)"),
+        (
+            ResidualBlock,
+            dict(filters=8, dropout_rate=1.0),
+            r"`dropout_rate` must be a number in \[0, 1\)",
+        ),
         (ResidualBlock, dict(filters=8, bn_epsilon=0), "`bn_epsilon` must be a number in"),
         (ResidualBlock, dict(filters=8, bn_momentum=1.5), "`bn_momentum` must be a number in"),
-        (BottleneckBlock, dict(filters=8, expansion=0), "`BottleneckBlock`: `expansion` must be a positive integer"),
-        (BottleneckBlock, dict(filters=8, stride_on="first"), "`stride_on` must be one of '3x3', '1x1'"),
-        (ZeroPadShortcut, dict(filters=8, strides=0), "`ZeroPadShortcut`: `strides` must be a positive integer"),
+        (
+            BottleneckBlock,
+            dict(filters=8, expansion=0),
+            "`BottleneckBlock`: `expansion` must be a positive integer",
+        ),
+        (
+            BottleneckBlock,
+            dict(filters=8, stride_on="first"),
+            "`stride_on` must be one of '3x3', '1x1'",
+        ),
+        (
+            ZeroPadShortcut,
+            dict(filters=8, strides=0),
+            "`ZeroPadShortcut`: `strides` must be a positive integer",
+        ),
     ],
 )
 def test_bad_arguments(cls, kwargs, message):
@@ -380,7 +478,9 @@ def test_bad_arguments(cls, kwargs, message):
 
 @pytest.mark.parametrize("strides, channels", [(2, 16), (1, 8)])
 def test_identity_shortcut_with_a_shape_change_raises(strides, channels):
-    with pytest.raises(ValueError, match=r"`ResidualBlock`: `shortcut='identity'` needs the output shape"):
+    with pytest.raises(
+        ValueError, match=r"`ResidualBlock`: `shortcut='identity'` needs the output shape"
+    ):
         ResidualBlock(16, strides=strides, shortcut="identity")(_images(channels))
 
 

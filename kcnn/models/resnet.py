@@ -1,0 +1,441 @@
+"""ResNet (He, Zhang, Ren, Sun 2015, arXiv:1512.03385), the CIFAR ResNets of its section 4.2, the
+pre-activation ResNet-164 (He et al. 2016, arXiv:1603.05027) and Wide ResNet (Zagoruyko &
+Komodakis 2016, arXiv:1605.07146).
+
+Each network is a stem, stages of residual blocks `conv2_block1`, `conv2_block2`, ...
+(`kcnn.layers.ResidualBlock` or `BottleneckBlock`), then (pre-activation only) `post_bn`,
+`post_relu`, global average pooling `avg_pool` and `predictions`: one summary row per block, as
+the paper's Table 1. The names are keras.applications', so `variant="keras"` ResNet-50/101/152
+take keras.applications' weights by name (a block's `conv2_block1/1_conv/kernel` is its
+`conv2_block1_1_conv/kernel`).
+"""
+
+import collections
+import dataclasses
+
+import keras
+
+from kcnn.layers import BottleneckBlock, ResidualBlock
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_variant,
+    classifier_head,
+    finish_model,
+    image_input,
+)
+from kcnn.models._registry import register
+
+ResNetStages = collections.namedtuple("ResNetStages", "block repeats variants")
+
+# The paper's Table 1: block type and blocks per stage (conv2_x ... conv5_x), as torchvision's
+# `_resnet(BasicBlock, [2, 2, 2, 2])`, and the variants each depth has. keras.applications has
+# no ResNet-18/34, so those have no "keras" variant.
+RESNET_STAGES = {
+    "resnet18": ResNetStages("basic", (2, 2, 2, 2), ("torchvision", "cifar")),
+    "resnet34": ResNetStages("basic", (3, 4, 6, 3), ("torchvision", "cifar")),
+    "resnet50": ResNetStages("bottleneck", (3, 4, 6, 3), ("torchvision", "keras", "cifar")),
+    "resnet101": ResNetStages("bottleneck", (3, 4, 23, 3), ("torchvision", "keras", "cifar")),
+    "resnet152": ResNetStages("bottleneck", (3, 8, 36, 3), ("torchvision", "keras", "cifar")),
+}
+IMAGENET_WIDTHS = (64, 128, 256, 512)  # block filters per stage (a bottleneck outputs 4x)
+
+# CIFAR ResNets (section 4.2): depth 6n + 2 with n basic blocks per stage on 16, 32, 64 filters.
+CIFAR_RESNET_DEPTHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
+CIFAR_WIDTHS = (16, 32, 64)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResNetLayout:
+    """Everything that tells one ResNet from another; a builder is a loop over one of these."""
+
+    block: str  # "basic" (ResidualBlock) or "bottleneck" (BottleneckBlock)
+    repeats: tuple  # blocks per stage
+    widths: tuple  # block filters per stage
+    stem: str = "imagenet"  # "imagenet": 7x7/2 conv + 3x3/2 max-pool; "cifar": 3x3/1 conv
+    stem_filters: int = 64
+    preactivation: bool = False  # pre-activation blocks, a bare stem conv, post_bn/post_relu
+    shortcut: str = "auto"  # a ResidualBlock/BottleneckBlock `shortcut` option
+    conv_bias: bool = False
+    stride_on: str = "3x3"  # bottleneck only: where the stride sits
+    bn_epsilon: float = 1e-5
+    bn_momentum: float = 0.9
+    kernel_initializer: str = "he_normal"
+    dropout_rate: float = 0.0
+    default_input: tuple = (224, 224, 3)
+    num_classes: int = 1000
+
+
+# Variants of the ImageNet ResNets, as changes to the torchvision layout (spec sections 7.1, 16).
+RESNET_VARIANTS = {
+    # torchvision: no conv bias, stride on the 3x3 ("ResNet v1.5"), BN eps 1e-5, momentum 0.1
+    # (Keras 0.9), He initialisation.
+    "torchvision": {},
+    # keras.applications' ResNet v1 (the original Caffe model): a bias on every convolution, the
+    # stride on the first 1x1, BN eps 1.001e-5, momentum 0.99, Glorot initialisation.
+    "keras": {
+        "conv_bias": True,
+        "stride_on": "1x1",
+        "bn_epsilon": 1.001e-5,
+        "bn_momentum": 0.99,
+        "kernel_initializer": "glorot_uniform",
+    },
+    # The project's source notes (spec 16): a 3x3/1 stem conv, no max-pool, 32x32 input, 10 classes.
+    "cifar": {"stem": "cifar", "default_input": (32, 32, 3), "num_classes": 10},
+}
+
+CIFAR_SHORTCUTS = {"zero_pad": "zero_pad", "projection": "auto"}  # option A / option B
+
+
+def resnet_stem(layout):
+    """The stem's layers: keras.applications' ImageNet stem, or a single 3x3 conv for CIFAR."""
+    conv_options = {"use_bias": layout.conv_bias, "kernel_initializer": layout.kernel_initializer}
+    bn_relu = [
+        keras.layers.BatchNormalization(
+            epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="conv1_bn"
+        ),
+        keras.layers.Activation("relu", name="conv1_relu"),
+    ]
+    if layout.stem == "cifar":
+        conv = keras.layers.Conv2D(
+            layout.stem_filters, 3, padding="same", name="conv1_conv", **conv_options
+        )
+        # Pre-activation: the first block's preact_bn/preact_relu follow the bare conv (spec 7.3).
+        return [conv] if layout.preactivation else [conv, *bn_relu]
+    return [
+        keras.layers.ZeroPadding2D(3, name="conv1_pad"),
+        keras.layers.Conv2D(layout.stem_filters, 7, strides=2, name="conv1_conv", **conv_options),
+        *bn_relu,
+        keras.layers.ZeroPadding2D(1, name="pool1_pad"),
+        keras.layers.MaxPooling2D(3, strides=2, name="pool1_pool"),
+    ]
+
+
+def resnet_stages(layout):
+    """Blocks `conv{s}_block{b}`, s from 2: stride 2 on the first block of every stage but the first."""
+    block_cls = ResidualBlock if layout.block == "basic" else BottleneckBlock
+    options = {
+        "shortcut": layout.shortcut,
+        "preactivation": layout.preactivation,
+        "conv_bias": layout.conv_bias,
+        "bn_epsilon": layout.bn_epsilon,
+        "bn_momentum": layout.bn_momentum,
+        "dropout_rate": layout.dropout_rate,
+        "kernel_initializer": layout.kernel_initializer,
+    }
+    if layout.block == "bottleneck":
+        options["stride_on"] = layout.stride_on
+    layers = []
+    for stage, (repeats, filters) in enumerate(zip(layout.repeats, layout.widths)):
+        for b in range(repeats):
+            strides = 2 if stage and not b else 1
+            layers.append(
+                block_cls(filters, strides=strides, name=f"conv{stage + 2}_block{b + 1}", **options)
+            )
+    return layers
+
+
+def _resnet(
+    network,
+    layout,
+    *,
+    num_classes=None,
+    input_shape=None,
+    include_top=True,
+    pooling=None,
+    classifier_activation="softmax",
+    input_tensor=None,
+    weights=None,
+    name=None,
+):
+    """Build a ResNet from a `ResNetLayout`.
+
+    The arguments after `layout` are those of every public ResNet builder:
+
+    Args:
+        num_classes: classes of the classifier (default: 1000 for the ImageNet layouts, 10 for the
+            CIFAR ones).
+        input_shape: (height, width, channels), or with None sizes; default 224x224x3 (ImageNet
+            layouts) or 32x32x3 (CIFAR). Every size from 1x1 up works (all downsampling rounds up).
+        include_top: build the classifier (global average pool `avg_pool` and `predictions`).
+        pooling: without the top, None (4-D features of the last block, or of `post_relu`),
+            "avg" or "max".
+        classifier_activation: activation of `predictions` (None for logits); it is computed in
+            float32 under mixed precision.
+        input_tensor: optional Keras tensor to build the model on.
+        weights: None, or a path to a `.weights.h5` file to load.
+        name: the model's name (default: the network's, e.g. "resnet50").
+    """
+    if num_classes is None:
+        num_classes = layout.num_classes
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
+    image, x = image_input(
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=layout.default_input,
+        min_size=1,
+    )
+    x = chain(x, resnet_stem(layout))
+    x = chain(x, resnet_stages(layout))
+    if layout.preactivation:
+        x = chain(
+            x,
+            [
+                keras.layers.BatchNormalization(
+                    epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="post_bn"
+                ),
+                keras.layers.Activation("relu", name="post_relu"),
+            ],
+        )
+    outputs = classifier_head(
+        x,
+        include_top=include_top,
+        pooling=pooling,
+        num_classes=num_classes,
+        classifier_activation=classifier_activation,
+        top=[keras.layers.GlobalAveragePooling2D(name="avg_pool")],
+    )
+    return finish_model(image, outputs, name=name or network, weights=weights)
+
+
+def _imagenet_resnet(network, variant, kwargs):
+    stages = RESNET_STAGES[network]
+    if variant == "keras" and "keras" not in stages.variants:
+        raise ValueError(
+            f"`{network}`: keras.applications has no {network}, so there is no variant 'keras'; "
+            f"allowed: {', '.join(map(repr, stages.variants))}"
+        )
+    check_variant(network, variant, stages.variants)
+    layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **RESNET_VARIANTS[variant])
+    return _resnet(network, layout, **kwargs)
+
+
+def _cifar_resnet(network, shortcut, kwargs):
+    check_variant(network, shortcut, tuple(CIFAR_SHORTCUTS))
+    n = CIFAR_RESNET_DEPTHS[network]
+    layout = ResNetLayout(
+        "basic",
+        (n,) * 3,
+        CIFAR_WIDTHS,
+        stem="cifar",
+        stem_filters=16,
+        shortcut=CIFAR_SHORTCUTS[shortcut],
+        default_input=(32, 32, 3),
+        num_classes=10,
+    )
+    return _resnet(network, layout, **kwargs)
+
+
+_SOURCE = "He et al. 2015, arXiv:1512.03385; torchvision and keras.applications resnet"
+_CIFAR_SOURCE = "He et al. 2015, arXiv:1512.03385, section 4.2; akamaster/pytorch_resnet_cifar10"
+
+
+@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnet18(*, variant="torchvision", **kwargs):
+    """ResNet-18 (basic blocks 2, 2, 2, 2), He et al. 2015 Table 1.
+
+    torchvision layout, 1000 classes: T 11,689,512, Keras total 11,699,112. `variant="cifar"`, 10
+    classes: T 11,173,962, Keras total 11,183,562.
+
+    Args:
+        variant: "torchvision" or "cifar", a row of
+            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
+    """
+    return _imagenet_resnet("resnet18", variant, kwargs)
+
+
+@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnet34(*, variant="torchvision", **kwargs):
+    """ResNet-34 (basic blocks 3, 4, 6, 3), He et al. 2015 Table 1.
+
+    torchvision layout, 1000 classes: T 21,797,672, Keras total 21,814,696.
+
+    Args:
+        variant: "torchvision" or "cifar", a row of
+            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
+    """
+    return _imagenet_resnet("resnet34", variant, kwargs)
+
+
+@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnet50(*, variant="torchvision", **kwargs):
+    """ResNet-50 (bottleneck blocks 3, 4, 6, 3), He et al. 2015 Table 1.
+
+    torchvision layout, 1000 classes: T 25,557,032, Keras total 25,610,152. `variant="keras"`:
+    T 25,583,592, Keras total 25,636,712 (keras.applications ResNet50).
+
+    Args:
+        variant: "torchvision", "keras" or "cifar", a row of
+            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
+    """
+    return _imagenet_resnet("resnet50", variant, kwargs)
+
+
+@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnet101(*, variant="torchvision", **kwargs):
+    """ResNet-101 (bottleneck blocks 3, 4, 23, 3), He et al. 2015 Table 1.
+
+    torchvision layout, 1000 classes: T 44,549,160, Keras total 44,654,504. `variant="keras"`:
+    T 44,601,832, Keras total 44,707,176 (keras.applications ResNet101).
+
+    Args:
+        variant: "torchvision", "keras" or "cifar", a row of
+            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
+    """
+    return _imagenet_resnet("resnet101", variant, kwargs)
+
+
+@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnet152(*, variant="torchvision", **kwargs):
+    """ResNet-152 (bottleneck blocks 3, 8, 36, 3), He et al. 2015 Table 1.
+
+    torchvision layout, 1000 classes: T 60,192,808, Keras total 60,344,232. `variant="keras"`:
+    T 60,268,520, Keras total 60,419,944 (keras.applications ResNet152).
+
+    Args:
+        variant: "torchvision", "keras" or "cifar", a row of
+            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
+        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
+    """
+    return _imagenet_resnet("resnet152", variant, kwargs)
+
+
+@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+def resnet20(*, shortcut="zero_pad", **kwargs):
+    """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
+
+    Args:
+        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
+        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
+    """
+    return _cifar_resnet("resnet20", shortcut, kwargs)
+
+
+@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+def resnet32(*, shortcut="zero_pad", **kwargs):
+    """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
+
+    Args:
+        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
+        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
+    """
+    return _cifar_resnet("resnet32", shortcut, kwargs)
+
+
+@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+def resnet44(*, shortcut="zero_pad", **kwargs):
+    """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
+
+    Args:
+        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
+        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
+    """
+    return _cifar_resnet("resnet44", shortcut, kwargs)
+
+
+@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+def resnet56(*, shortcut="zero_pad", **kwargs):
+    """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
+
+    Args:
+        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
+        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
+    """
+    return _cifar_resnet("resnet56", shortcut, kwargs)
+
+
+@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+def resnet110(*, shortcut="zero_pad", **kwargs):
+    """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
+
+    Args:
+        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
+        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
+    """
+    return _cifar_resnet("resnet110", shortcut, kwargs)
+
+
+@register(
+    family="resnet",
+    source="He et al. 2016, arXiv:1603.05027; KaimingHe/resnet-1k-layers",
+    default_input=(32, 32, 3),
+    min_input=1,
+)
+def preact_resnet164(**kwargs):
+    """Pre-activation ResNet-164 for CIFAR, He et al. 2016 ("Identity Mappings in Deep Residual Networks").
+
+    A bare 3x3 stem conv of 16 filters, three stages of 18 pre-activation bottleneck blocks
+    (16, 32, 64 filters, outputs 64, 128, 256; stride on the 3x3), bias-free 1x1 projections (no BN)
+    reading the pre-activated tensor where the shape changes, then `post_bn`, `post_relu`, global
+    average pooling and the classifier. 10 classes: T 1,703,258, Keras total 1,727,482 (paper 1.7M).
+
+    Args:
+        **kwargs: num_classes (default 10), input_shape (default 32x32x3), include_top, pooling,
+            classifier_activation, input_tensor, weights, name; see `_resnet`.
+    """
+    layout = ResNetLayout(
+        "bottleneck",
+        (18, 18, 18),
+        CIFAR_WIDTHS,
+        stem="cifar",
+        stem_filters=16,
+        preactivation=True,
+        default_input=(32, 32, 3),
+        num_classes=10,
+    )
+    return _resnet("preact_resnet164", layout, **kwargs)
+
+
+@register(
+    family="wide_resnet",
+    source="Zagoruyko & Komodakis 2016, arXiv:1605.07146; szagoruyko/wide-residual-networks",
+    default_input=(32, 32, 3),
+    min_input=1,
+)
+def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
+    """Wide ResNet WRN-depth-width for CIFAR, Zagoruyko & Komodakis 2016.
+
+    A bare 3x3 stem conv of 16 filters, three groups of (depth - 4) / 6 pre-activation basic blocks
+    (BN-ReLU-conv3x3-BN-ReLU-[dropout]-conv3x3) of 16k, 32k, 64k filters, bias-free 1x1 projections
+    (no BN) where the shape changes (group 1 too when k > 1), then `post_bn`, `post_relu`, global
+    average pooling and the classifier. WRN-28-10, 10 classes: T 36,479,194, Keras total 36,497,146
+    (paper 36.5M); 100 classes: T 36,536,884. The model is named e.g. "wide_resnet_28_10".
+
+    Args:
+        depth: the paper's d; it must be 6N + 4 with N >= 1 (10, 16, 22, 28, 40, ...).
+        width: the widening factor k (a positive integer; 1 is a thin pre-activation ResNet).
+        dropout_rate: dropout between the two convolutions of every block (the paper's CIFAR
+            "-dropout" results use 0.3); 0 adds no layer.
+        **kwargs: num_classes (default 10), input_shape (default 32x32x3), include_top, pooling,
+            classifier_activation, input_tensor, weights, name; see `_resnet`.
+    """
+    network = "wide_resnet"
+    if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
+        raise ValueError(
+            f"`{network}`: `depth` must be 6N + 4 with N >= 1 (e.g. 16, 22, 28, 40); received depth={depth!r}"
+        )
+    if isinstance(width, bool) or not isinstance(width, int) or width < 1:
+        raise ValueError(
+            f"`{network}`: `width` must be a positive integer; received width={width!r}"
+        )
+    n = (depth - 4) // 6
+    layout = ResNetLayout(
+        "basic",
+        (n,) * 3,
+        tuple(w * width for w in CIFAR_WIDTHS),
+        stem="cifar",
+        stem_filters=16,
+        preactivation=True,
+        dropout_rate=dropout_rate,
+        default_input=(32, 32, 3),
+        num_classes=10,
+    )
+    kwargs.setdefault("name", f"wide_resnet_{depth}_{width}")
+    return _resnet(network, layout, **kwargs)
