@@ -96,7 +96,12 @@ class Subsampling(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, height, width, maps = input_shape
         size = self.pool_size
-        return (batch, None if height is None else height // size, None if width is None else width // size, maps)
+        return (
+            batch,
+            None if height is None else height // size,
+            None if width is None else width // size,
+            maps,
+        )
 
     def call(self, inputs):
         size = self.pool_size
@@ -141,7 +146,9 @@ def _check_connections(connections):
         raise ValueError(message.format(connections))
     for row in rows:
         ok = row and len(set(row)) == len(row)
-        ok = ok and all(isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in row)
+        ok = ok and all(
+            isinstance(i, numbers.Integral) and not isinstance(i, bool) and i >= 0 for i in row
+        )
         if not ok:
             raise ValueError(message.format(connections))
     return tuple(tuple(int(i) for i in row) for row in rows)
@@ -159,7 +166,8 @@ class PartialConv2D(keras.layers.Layer):
     Only the connected weights are parameters: `kernel` has shape `(k, k, total_connections)`,
     its columns ordered by output map and, within a map, in the order of `connections[j]`. At call
     time they are scattered into a full `(k, k, in_maps, out_maps)` kernel whose other entries
-    are zero, and one ordinary convolution runs (the gradient reaches exactly the connected weights).
+    are zero, and one ordinary convolution runs (the gradient reaches exactly the connected
+    weights).
 
     Args:
         connections: for each output map, the input maps it reads (the number of output maps is
@@ -187,7 +195,9 @@ class PartialConv2D(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        self.connections = _check_connections(LENET5_C3_TABLE if connections is None else connections)
+        self.connections = _check_connections(
+            LENET5_C3_TABLE if connections is None else connections
+        )
         self.kernel_size = check_positive_int("PartialConv2D", "kernel_size", kernel_size)
         self.activation = _check_activation("PartialConv2D", activation)
         self.use_bias = check_choice("PartialConv2D", "use_bias", use_bias, (True, False))
@@ -221,7 +231,9 @@ class PartialConv2D(keras.layers.Layer):
         self._scatter = scatter.reshape(-1)
         self._in_maps = in_maps
         k = self.kernel_size
-        self.kernel = self.add_weight(shape=(k, k, total), initializer=self._connected_initializer(), name="kernel")
+        self.kernel = self.add_weight(
+            shape=(k, k, total), initializer=self._connected_initializer(), name="kernel"
+        )
         self.bias = (
             self.add_weight(shape=(self.filters,), initializer=self.bias_initializer, name="bias")
             if self.use_bias
@@ -233,7 +245,10 @@ class PartialConv2D(keras.layers.Layer):
         """Draw the kernel as the full `(k, k, in_maps, out_maps)` Conv2D kernel would be, then keep
         the connected entries: fan-in and fan-out are those of the full convolution, the same as
         for a full kernel multiplied by a 0/1 connection mask."""
-        base, shape_full = self.kernel_initializer, (self.kernel_size, self.kernel_size, self._in_maps, self.filters)
+        base, shape_full = (
+            self.kernel_initializer,
+            (self.kernel_size, self.kernel_size, self._in_maps, self.filters),
+        )
         connected = [i * self.filters + j for j, row in enumerate(self.connections) for i in row]
 
         def initializer(shape, dtype=None):
@@ -243,7 +258,8 @@ class PartialConv2D(keras.layers.Layer):
         return initializer
 
     def full_kernel(self):
-        """The kernel as an ordinary `(k, k, in_maps, out_maps)` Conv2D kernel (zeros where not connected)."""
+        """The kernel as an ordinary `(k, k, in_maps, out_maps)` Conv2D kernel (zero where not
+        connected)."""
         k = self.kernel_size
         padded = ops.pad(self.kernel, [[0, 0], [0, 0], [0, 1]])
         full = ops.take(padded, self._scatter, axis=2)
@@ -252,10 +268,17 @@ class PartialConv2D(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         batch, height, width, _ = input_shape
         k = self.kernel_size
-        return (batch, None if height is None else height - k + 1, None if width is None else width - k + 1, self.filters)
+        return (
+            batch,
+            None if height is None else height - k + 1,
+            None if width is None else width - k + 1,
+            self.filters,
+        )
 
     def call(self, inputs):
-        outputs = ops.conv(inputs, ops.cast(self.full_kernel(), inputs.dtype), strides=1, padding="valid")
+        outputs = ops.conv(
+            inputs, ops.cast(self.full_kernel(), inputs.dtype), strides=1, padding="valid"
+        )
         if self.use_bias:
             outputs = outputs + self.bias
         return self.activation(outputs)
@@ -357,7 +380,9 @@ class EuclideanRBF(keras.layers.Layer):
         self.units = check_positive_int("EuclideanRBF", "units", units)
         self.centres_kind = check_choice("EuclideanRBF", "centres", centres, RBF_CENTRES)
         if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-            raise ValueError(f"`EuclideanRBF`: `seed` must be a non-negative integer; received {seed!r}")
+            raise ValueError(
+                f"`EuclideanRBF`: `seed` must be a non-negative integer; received {seed!r}"
+            )
         self.seed = int(seed)
 
     def build(self, input_shape):

@@ -31,7 +31,8 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     Mapping from other parameterisations (spec section 11):
 
-    * AlexNet paper (k, n, alpha, beta): `depth_radius=(n - 1) // 2, bias=k, alpha=alpha, beta=beta`.
+    * AlexNet paper (k, n, alpha, beta):
+      `depth_radius=(n - 1) // 2, bias=k, alpha=alpha, beta=beta`.
     * PyTorch `torch.nn.LocalResponseNorm(size, alpha, beta, k)` and Caffe's LRN layer
       (`local_size`, `alpha`, `beta`, `k`): both divide alpha by the window size, so
       `depth_radius=(size - 1) // 2, bias=k, alpha=alpha / size, beta=beta`.
@@ -103,7 +104,10 @@ class LocalResponseNormalization(keras.layers.Layer):
     def build(self, input_shape):
         check_rank(_OWNER, input_shape)
         if input_shape[self._channel_axis] is None:
-            raise ValueError(f"`{_OWNER}`: the number of channels must be known; received shape {tuple(input_shape)}")
+            raise ValueError(
+                f"`{_OWNER}`: the number of channels must be known; "
+                f"received shape {tuple(input_shape)}"
+            )
         self.built = True
 
     def compute_output_shape(self, input_shape):

@@ -19,7 +19,14 @@ import collections
 import keras
 
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._common import chain, check_common_args, check_variant, classifier_head, finish_model, image_input
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_variant,
+    classifier_head,
+    finish_model,
+    image_input,
+)
 from kcnn.models._registry import register
 
 AlexNetVariant = collections.namedtuple(
@@ -29,16 +36,37 @@ AlexNetVariant = collections.namedtuple(
 
 ALEXNET_VARIANTS = {
     # widths: conv1..conv5 filters; pool: (size, stride) of pool1/2/5; fc_units: the hidden dense
-    # layers; dropout_after: the layers followed by dropout (torchvision drops fc6's and fc7's inputs).
+    # layers; dropout_after: the layers followed by dropout (torchvision drops fc6's and fc7's
+    # inputs).
     # min_input: the smallest input whose pool5 is at least 1x1; head_sizes: the inputs whose
     # pool5 is exactly the 6x6 (1x1 for "cifar") the Flatten head needs (None: any size works).
     "paper": AlexNetVariant(
-        (96, 256, 384, 384, 256), 0, True, (3, 2), (4096, 4096), ("fc6", "fc7"), 2, (227, 227, 3), 67, (227, 258)
+        (96, 256, 384, 384, 256),
+        0,
+        True,
+        (3, 2),
+        (4096, 4096),
+        ("fc6", "fc7"),
+        2,
+        (227, 227, 3),
+        67,
+        (227, 258),
     ),
     "torchvision": AlexNetVariant(
-        (64, 192, 384, 256, 256), 2, False, (3, 2), (4096, 4096), ("flatten", "fc6"), 1, (224, 224, 3), 63, None
+        (64, 192, 384, 256, 256),
+        2,
+        False,
+        (3, 2),
+        (4096, 4096),
+        ("flatten", "fc6"),
+        1,
+        (224, 224, 3),
+        63,
+        None,
     ),
-    "cifar": AlexNetVariant((64, 192, 384, 256, 256), 5, False, (2, 2), (), (), 1, (32, 32, 3), 29, (29, 60)),
+    "cifar": AlexNetVariant(
+        (64, 192, 384, 256, 256), 5, False, (2, 2), (), (), 1, (32, 32, 3), 29, (29, 60)
+    ),
 }
 
 # The paper's LRN setting (section 3.3): k=2, n=5 (depth_radius 2), alpha=1e-4, beta=0.75.
@@ -51,7 +79,9 @@ def alexnet_features(variant, groups):
     size, stride = variant.pool
 
     def conv(index, filters, kernel, **options):
-        return keras.layers.Conv2D(filters, kernel, activation="relu", name=f"conv{index}", **options)
+        return keras.layers.Conv2D(
+            filters, kernel, activation="relu", name=f"conv{index}", **options
+        )
 
     def pool(index):
         return keras.layers.MaxPooling2D(size, strides=stride, name=f"pool{index}")
@@ -59,7 +89,11 @@ def alexnet_features(variant, groups):
     def norm(index):
         return [LocalResponseNormalization(**PAPER_LRN, name=f"norm{index}")] if variant.lrn else []
 
-    pad = [keras.layers.ZeroPadding2D(variant.conv1_pad, name="conv1_pad")] if variant.conv1_pad else []
+    pad = (
+        [keras.layers.ZeroPadding2D(variant.conv1_pad, name="conv1_pad")]
+        if variant.conv1_pad
+        else []
+    )
     return [
         *pad,
         conv(1, w[0], 11, strides=4),
@@ -79,9 +113,16 @@ def alexnet_top(variant, dropout):
     """The classifier before `predictions`: flatten, fc6, fc7, each dropout named after the layer
     it follows ("fc6_dropout", "fc7_dropout" in the paper; "flatten_dropout", "fc6_dropout" in
     torchvision, which drops the inputs of fc6 and fc7)."""
-    adaptive = [keras.layers.AdaptiveAveragePooling2D((6, 6), name="adaptive_avg_pool")] if variant.head_sizes is None else []
+    adaptive = (
+        [keras.layers.AdaptiveAveragePooling2D((6, 6), name="adaptive_avg_pool")]
+        if variant.head_sizes is None
+        else []
+    )
     hidden = [keras.layers.Flatten(name="flatten")]
-    hidden += [keras.layers.Dense(units, activation="relu", name=f"fc{i}") for i, units in enumerate(variant.fc_units, 6)]
+    hidden += [
+        keras.layers.Dense(units, activation="relu", name=f"fc{i}")
+        for i, units in enumerate(variant.fc_units, 6)
+    ]
     layers = list(adaptive)
     for layer in hidden:
         layers.append(layer)
@@ -90,7 +131,12 @@ def alexnet_top(variant, dropout):
     return layers
 
 
-@register(family="alexnet", source="Krizhevsky et al. 2012, NIPS; torchvision alexnet", default_input=(227, 227, 3), min_input=67)
+@register(
+    family="alexnet",
+    source="Krizhevsky et al. 2012, NIPS; torchvision alexnet",
+    default_input=(227, 227, 3),
+    min_input=67,
+)
 def alexnet(
     *,
     variant="paper",
@@ -134,7 +180,9 @@ def alexnet(
     row = ALEXNET_VARIANTS[check_variant(network, variant, tuple(ALEXNET_VARIANTS))]
     groups = row.groups if groups is None else groups
     if groups not in (1, 2) or isinstance(groups, bool):
-        raise ValueError(f"`{network}`: `groups` must be 1 or 2 (the paper's two towers); received {groups!r}")
+        raise ValueError(
+            f"`{network}`: `groups` must be 1 or 2 (the paper's two towers); received {groups!r}"
+        )
     if not row.dropout_after:
         if dropout not in (None, 0, 0.0):
             raise ValueError(
@@ -143,9 +191,17 @@ def alexnet(
             )
     else:
         dropout = 0.5 if dropout is None else dropout
-        if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-            raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+        if (
+            isinstance(dropout, bool)
+            or not isinstance(dropout, (int, float))
+            or not 0 <= dropout < 1
+        ):
+            raise ValueError(
+                f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}"
+            )
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     image, x = image_input(
         network,
         input_shape=input_shape,

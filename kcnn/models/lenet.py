@@ -21,10 +21,19 @@ import collections
 import keras
 
 from kcnn.layers import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
-from kcnn.models._common import chain, check_common_args, check_variant, classifier_head, finish_model, image_input
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_variant,
+    classifier_head,
+    finish_model,
+    image_input,
+)
 from kcnn.models._registry import register
 
-LeNetVariant = collections.namedtuple("LeNetVariant", "activation pooling c1_padding default_input min_input")
+LeNetVariant = collections.namedtuple(
+    "LeNetVariant", "activation pooling c1_padding default_input min_input"
+)
 
 LENET_VARIANTS = {
     # Smallest inputs: the feature extractor ends at s4 (16: 12 -> 6 -> 2 -> 1; 12 for d2l's padded
@@ -79,7 +88,12 @@ def original_head(num_classes, classifier_activation):
     ]
 
 
-@register(family="lenet", source="LeCun et al. 1998, Proc. IEEE 86(11), section II-B", default_input=(32, 32, 1), min_input=16)
+@register(
+    family="lenet",
+    source="LeCun et al. 1998, Proc. IEEE 86(11), section II-B",
+    default_input=(32, 32, 1),
+    min_input=16,
+)
 def lenet5(
     *,
     variant="modern",
@@ -120,7 +134,9 @@ def lenet5(
     """
     network = "lenet5"
     row = LENET_VARIANTS[check_variant(network, variant, tuple(LENET_VARIANTS))]
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     side = row.default_input[0]
     image, x = image_input(
         network,

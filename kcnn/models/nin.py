@@ -4,7 +4,8 @@ version (spec section 4).
 Four NiN blocks (a convolution, then two 1x1 convolutions, the paper's "cccp" layers, all with
 ReLU), 3x3/2 max-pools between them, dropout before the last block, and no dense layer: the last
 block has one map per class and global average pooling turns the maps into the class scores.
-Names: `nin{b}_conv`, `nin{b}_cccp1`, `nin{b}_cccp2`, `pool{b}`, `dropout`, `avg_pool`, `predictions`.
+Names: `nin{b}_conv`, `nin{b}_cccp1`, `nin{b}_cccp2`, `pool{b}`, `dropout`, `avg_pool`,
+`predictions`.
 """
 
 import keras
@@ -23,15 +24,27 @@ NIN_BLOCKS = (
 
 
 def nin_block(index, filters, kernel, stride, padding):
-    """The layers of NiN block `index`: a kernel x kernel convolution and two 1x1 convolutions, ReLU each."""
+    """NiN block `index`: a kernel x kernel convolution and two 1x1 convolutions, ReLU each."""
     return [
-        keras.layers.Conv2D(filters, kernel, strides=stride, padding=padding, activation="relu", name=f"nin{index}_conv"),
+        keras.layers.Conv2D(
+            filters,
+            kernel,
+            strides=stride,
+            padding=padding,
+            activation="relu",
+            name=f"nin{index}_conv",
+        ),
         keras.layers.Conv2D(filters, 1, activation="relu", name=f"nin{index}_cccp1"),
         keras.layers.Conv2D(filters, 1, activation="relu", name=f"nin{index}_cccp2"),
     ]
 
 
-@register(family="nin", source="Lin et al. 2013, arXiv:1312.4400; d2l nin", default_input=(224, 224, 3), min_input=67)
+@register(
+    family="nin",
+    source="Lin et al. 2013, arXiv:1312.4400; d2l nin",
+    default_input=(224, 224, 3),
+    min_input=67,
+)
 def nin(
     *,
     dropout=0.5,
@@ -69,9 +82,15 @@ def nin(
     network = "nin"
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     image, x = image_input(
-        network, input_shape=input_shape, input_tensor=input_tensor, default_shape=(224, 224, 3), min_size=67
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=(224, 224, 3),
+        min_size=67,
     )
     features = []
     for index, (filters, kernel, stride, padding) in enumerate(NIN_BLOCKS[:-1], start=1):
@@ -89,6 +108,10 @@ def nin(
         outputs = chain(x, top)
     else:
         outputs = classifier_head(
-            x, include_top=False, pooling=pooling, num_classes=num_classes, classifier_activation=None
+            x,
+            include_top=False,
+            pooling=pooling,
+            num_classes=num_classes,
+            classifier_activation=None,
         )
     return finish_model(image, outputs, name=name or network, weights=weights)

@@ -11,7 +11,12 @@ from kcnn.models._common import chain, check_common_args, classifier_head, finis
 from kcnn.models._registry import register
 
 
-@register(family="simple_cnn", source="Tutorial Sequential CNN (spec section 10)", default_input=(128, 128, 3), min_input=10)
+@register(
+    family="simple_cnn",
+    source="Tutorial Sequential CNN (spec section 10)",
+    default_input=(128, 128, 3),
+    min_input=10,
+)
 def simple_cnn(
     *,
     num_classes=3,
@@ -42,7 +47,9 @@ def simple_cnn(
         name: the model's name (default "simple_cnn").
     """
     network = "simple_cnn"
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     image, x = image_input(
         network,
         input_shape=input_shape,
@@ -60,7 +67,10 @@ def simple_cnn(
             keras.layers.MaxPooling2D(2, name="pool2"),
         ],
     )
-    top = [keras.layers.Flatten(name="flatten"), keras.layers.Dense(64, activation="relu", name="fc1")]
+    top = [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(64, activation="relu", name="fc1"),
+    ]
     outputs = classifier_head(
         x,
         include_top=include_top,

@@ -28,7 +28,7 @@ VGG_CONFIGS = {
 
 
 def vgg_block(index, convs, filters, batch_norm):
-    """The layers of block `index`: `convs` 3x3 convolutions of `filters`, then `block{index}_pool`."""
+    """Block `index`: `convs` 3x3 convolutions of `filters`, then `block{index}_pool`."""
     layers = []
     for i in range(1, convs + 1):
         prefix = f"block{index}_"
@@ -39,7 +39,11 @@ def vgg_block(index, convs, filters, batch_norm):
                 keras.layers.Activation("relu", name=f"{prefix}relu{i}"),
             ]
         else:
-            layers.append(keras.layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{prefix}conv{i}"))
+            layers.append(
+                keras.layers.Conv2D(
+                    filters, 3, padding="same", activation="relu", name=f"{prefix}conv{i}"
+                )
+            )
     return layers + [keras.layers.MaxPooling2D(2, name=f"block{index}_pool")]
 
 
@@ -76,20 +80,37 @@ def _vgg(
     """
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     image, x = image_input(
-        network, input_shape=input_shape, input_tensor=input_tensor, default_shape=(224, 224, 3), min_size=32
+        network,
+        input_shape=input_shape,
+        input_tensor=input_tensor,
+        default_shape=(224, 224, 3),
+        min_size=32,
     )
     if include_top and None in tuple(image.shape[1:3]):
         raise ValueError(
-            f"`{network}`: with include_top=True the Flatten head needs a known input size; received "
-            f"input_shape={tuple(image.shape[1:])}. Use include_top=False for variable sizes."
+            f"`{network}`: with include_top=True the Flatten head needs a known input size; "
+            f"received input_shape={tuple(image.shape[1:])}. Use include_top=False for variable "
+            "sizes."
         )
     blocks = zip(range(1, 6), VGG_CONFIGS[network], FILTERS)
-    x = chain(x, [layer for index, convs, filters in blocks for layer in vgg_block(index, convs, filters, batch_norm)])
+    x = chain(
+        x,
+        [
+            layer
+            for index, convs, filters in blocks
+            for layer in vgg_block(index, convs, filters, batch_norm)
+        ],
+    )
     top = [keras.layers.Flatten(name="flatten")]
     for fc in ("fc1", "fc2"):
-        top += [keras.layers.Dense(4096, activation="relu", name=fc), keras.layers.Dropout(dropout, name=f"{fc}_dropout")]
+        top += [
+            keras.layers.Dense(4096, activation="relu", name=fc),
+            keras.layers.Dropout(dropout, name=f"{fc}_dropout"),
+        ]
     outputs = classifier_head(
         x,
         include_top=include_top,
@@ -101,7 +122,9 @@ def _vgg(
     return finish_model(image, outputs, name=name or network, weights=weights)
 
 
-_SOURCE = "Simonyan & Zisserman 2014, arXiv:1409.1556; keras.applications VGG16/VGG19; torchvision vgg"
+_SOURCE = (
+    "Simonyan & Zisserman 2014, arXiv:1409.1556; keras.applications VGG16/VGG19; torchvision vgg"
+)
 
 
 @register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)

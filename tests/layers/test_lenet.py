@@ -51,15 +51,24 @@ def test_subsampling_is_coefficient_times_window_sum_plus_bias():
     squashed = Subsampling(activation=scaled_tanh)
     squashed.build(x.shape)
     squashed.set_weights([coefficient, bias])
-    np.testing.assert_allclose(_np(squashed(x)), _np(scaled_tanh(window_sum * coefficient + bias)), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(
+        _np(squashed(x)), _np(scaled_tanh(window_sum * coefficient + bias)), rtol=1e-5, atol=1e-5
+    )
 
 
-@pytest.mark.parametrize("maps, size, expected_params, expected_side", [(6, 28, 12, 14), (16, 10, 32, 5), (3, 9, 6, 4)])
+@pytest.mark.parametrize(
+    "maps, size, expected_params, expected_side", [(6, 28, 12, 14), (16, 10, 32, 5), (3, 9, 6, 4)]
+)
 def test_subsampling_shape_and_two_parameters_per_map(maps, size, expected_params, expected_side):
     layer = Subsampling()
     out = layer(_images(maps, size=size))
     assert out.shape == (2, expected_side, expected_side, maps)
-    assert layer.compute_output_shape((None, size, size, maps)) == (None, expected_side, expected_side, maps)
+    assert layer.compute_output_shape((None, size, size, maps)) == (
+        None,
+        expected_side,
+        expected_side,
+        maps,
+    )
     assert _trainable(layer) == expected_params
 
 
@@ -150,7 +159,10 @@ def test_rbf_random_centres_are_deterministic():
 # name -> (factory of the layer, its input shape without the batch)
 CASES = {
     "subsampling": (lambda **kw: Subsampling(activation=scaled_tanh, name="s2", **kw), (28, 28, 6)),
-    "partial_conv": (lambda **kw: PartialConv2D(activation=scaled_tanh, name="c3", **kw), (14, 14, 6)),
+    "partial_conv": (
+        lambda **kw: PartialConv2D(activation=scaled_tanh, name="c3", **kw),
+        (14, 14, 6),
+    ),
     "rbf": (lambda **kw: EuclideanRBF(10, name="output", **kw), (84,)),
 }
 
@@ -187,14 +199,19 @@ def test_gradients_reach_every_trainable_weight(case):
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_keras_round_trip_is_identical(case, tmp_path):
     model = _model(case)
-    model.set_weights([w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    model.set_weights(
+        [w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+    )
     path = tmp_path / f"{case}.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
     x = _batch(case)
     np.testing.assert_array_equal(_np(model(x)), _np(loaded(x)))
     layer = model.layers[-1]
-    assert type(loaded.layers[-1]) is type(layer) and loaded.layers[-1].get_config() == layer.get_config()
+    assert (
+        type(loaded.layers[-1]) is type(layer)
+        and loaded.layers[-1].get_config() == layer.get_config()
+    )
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
@@ -206,7 +223,11 @@ def test_get_config_is_the_constructor_arguments(case):
 
 def test_config_holds_the_table_and_options():
     config = PartialConv2D([[1, 0], [2]], kernel_size=3, use_bias=False).get_config()
-    assert config["connections"] == [[1, 0], [2]] and config["kernel_size"] == 3 and config["use_bias"] is False
+    assert (
+        config["connections"] == [[1, 0], [2]]
+        and config["kernel_size"] == 3
+        and config["use_bias"] is False
+    )
     assert EuclideanRBF(7, centres="random", seed=5).get_config()["centres"] == "random"
 
 
@@ -232,18 +253,33 @@ def test_rbf_in_float32_under_mixed_precision(mixed_float16):
 @pytest.mark.parametrize(
     "make, message",
     [
-        (lambda: Subsampling(0), "`Subsampling`: `pool_size` must be a positive integer; received 0"),
-        (lambda: Subsampling(activation="squash"), "`Subsampling`: `activation` must be None, a Keras activation"),
-        (lambda: Subsampling(data_format="channels_first"), "`Subsampling`: `data_format` must be one of 'channels_last'"),
+        (
+            lambda: Subsampling(0),
+            "`Subsampling`: `pool_size` must be a positive integer; received 0",
+        ),
+        (
+            lambda: Subsampling(activation="squash"),
+            "`Subsampling`: `activation` must be None, a Keras activation",
+        ),
+        (
+            lambda: Subsampling(data_format="channels_first"),
+            "`Subsampling`: `data_format` must be one of 'channels_last'",
+        ),
         (lambda: PartialConv2D([]), "`PartialConv2D`: `connections` must be a non-empty sequence"),
         (lambda: PartialConv2D([[0, 1], []]), "`connections` must be a non-empty sequence"),
         (lambda: PartialConv2D([[0, 0]]), "distinct non-negative input-map indices"),
         (lambda: PartialConv2D([[-1]]), "distinct non-negative input-map indices"),
         (lambda: PartialConv2D(5), "`connections` must be a non-empty sequence"),
-        (lambda: PartialConv2D(kernel_size=0), "`PartialConv2D`: `kernel_size` must be a positive integer"),
+        (
+            lambda: PartialConv2D(kernel_size=0),
+            "`PartialConv2D`: `kernel_size` must be a positive integer",
+        ),
         (lambda: PartialConv2D(use_bias="yes"), "`use_bias` must be one of True, False"),
         (lambda: EuclideanRBF(0), "`EuclideanRBF`: `units` must be a positive integer; received 0"),
-        (lambda: EuclideanRBF(10, centres="bitmaps"), "`centres` must be one of 'digits', 'random'"),
+        (
+            lambda: EuclideanRBF(10, centres="bitmaps"),
+            "`centres` must be one of 'digits', 'random'",
+        ),
         (lambda: EuclideanRBF(10, seed=-1), "`seed` must be a non-negative integer"),
     ],
 )
@@ -253,18 +289,30 @@ def test_bad_arguments_raise(make, message):
 
 
 def test_table_that_reads_a_missing_map_raises():
-    with pytest.raises(ValueError, match=r"`PartialConv2D`: `connections` reads input map 5, so the input needs at least 6 maps"):
+    with pytest.raises(
+        ValueError,
+        match=r"`PartialConv2D`: `connections` reads input map 5, so the input needs at least 6",
+    ):
         PartialConv2D().build((None, 14, 14, 4))
 
 
 def test_digit_centres_need_84_inputs_and_at_most_10_units():
-    with pytest.raises(ValueError, match="centres='digits'.*needs 84 input features and at most 10 units"):
+    with pytest.raises(
+        ValueError, match="centres='digits'.*needs 84 input features and at most 10 units"
+    ):
         EuclideanRBF(10).build((None, 80))
     with pytest.raises(ValueError, match="Use centres='random'"):
         EuclideanRBF(11).build((None, 84))
 
 
-@pytest.mark.parametrize("layer, shape", [(Subsampling(), (None, 8, 8)), (PartialConv2D(), (None, 14, 6)), (EuclideanRBF(), (None, 4, 84))])
+@pytest.mark.parametrize(
+    "layer, shape",
+    [
+        (Subsampling(), (None, 8, 8)),
+        (PartialConv2D(), (None, 14, 6)),
+        (EuclideanRBF(), (None, 4, 84)),
+    ],
+)
 def test_wrong_rank_raises(layer, shape):
     with pytest.raises(ValueError, match="expects inputs of rank"):
         layer.build(shape)

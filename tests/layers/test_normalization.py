@@ -46,14 +46,21 @@ def torch_lrn(a, size, alpha, beta, k):
 @pytest.mark.tf_only
 @pytest.mark.parametrize(
     "depth_radius, bias, alpha, beta, channels",
-    [(2, 2.0, 1e-4, 0.75, 7), (5, 1.0, 1.0, 0.5, 16), (0, 1.5, 0.1, 1.0, 3), (5, 1.0, 0.05, 0.75, 3)],
+    [
+        (2, 2.0, 1e-4, 0.75, 7),
+        (5, 1.0, 1.0, 0.5, 16),
+        (0, 1.5, 0.1, 1.0, 3),
+        (5, 1.0, 0.05, 0.75, 3),
+    ],
 )
 def test_equals_tf_nn_local_response_normalization(depth_radius, bias, alpha, beta, channels):
     import tensorflow as tf
 
     x = _activations(channels)
     layer = LocalResponseNormalization(depth_radius, bias, alpha, beta)
-    expected = tf.nn.local_response_normalization(x, depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta)
+    expected = tf.nn.local_response_normalization(
+        x, depth_radius=depth_radius, bias=bias, alpha=alpha, beta=beta
+    )
     np.testing.assert_allclose(_np(layer(x)), expected.numpy(), rtol=1e-5, atol=1e-6)
 
 
@@ -71,15 +78,21 @@ def test_bvlc_caffe_setting_is_bias_1_alpha_2e_5():
     caffe = LocalResponseNormalization.from_torch(5, alpha=1e-4, beta=0.75, k=1.0)  # BVLC prototxt
     assert (caffe.depth_radius, caffe.bias, caffe.beta) == (2, 1.0, 0.75)
     assert caffe.alpha == pytest.approx(2e-5)
-    np.testing.assert_allclose(_np(caffe(x)), paper_lrn(x, k=1.0, n=5, alpha=2e-5, beta=0.75), rtol=1e-5)
+    np.testing.assert_allclose(
+        _np(caffe(x)), paper_lrn(x, k=1.0, n=5, alpha=2e-5, beta=0.75), rtol=1e-5
+    )
 
 
-@pytest.mark.parametrize("size, alpha, beta, k", [(5, 5e-4, 0.75, 2.0), (3, 1e-2, 0.5, 1.0), (1, 0.3, 1.0, 1.5)])
+@pytest.mark.parametrize(
+    "size, alpha, beta, k", [(5, 5e-4, 0.75, 2.0), (3, 1e-2, 0.5, 1.0), (1, 0.3, 1.0, 1.5)]
+)
 def test_from_torch_equals_the_torch_formula(size, alpha, beta, k):
     x = _activations(8, scale=10.0)
     layer = LocalResponseNormalization.from_torch(size, alpha=alpha, beta=beta, k=k)
     assert layer.depth_radius == (size - 1) // 2 and layer.alpha == pytest.approx(alpha / size)
-    np.testing.assert_allclose(_np(layer(x)), torch_lrn(x, size, alpha, beta, k), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(
+        _np(layer(x)), torch_lrn(x, size, alpha, beta, k), rtol=1e-5, atol=1e-6
+    )
 
 
 def test_torch_alpha_passed_unchanged_would_be_wrong():
@@ -105,7 +118,9 @@ def test_float16_input_with_large_values_stays_finite(mixed_float16):
     x = np.full((1, 2, 2, 5), 300.0, dtype="float16")
     layer = LocalResponseNormalization()
     out = layer(x)
-    assert keras.backend.standardize_dtype(out.dtype) == "float16" and layer.compute_dtype == "float16"
+    assert (
+        keras.backend.standardize_dtype(out.dtype) == "float16" and layer.compute_dtype == "float16"
+    )
     out = _np(out).astype("float64")
     assert np.all(np.isfinite(out))
     np.testing.assert_allclose(out, paper_lrn(x.astype("float32"), 2.0, 5, 1e-4, 0.75), rtol=2e-3)
@@ -146,7 +161,9 @@ def test_output_shape_and_no_weights():
 def test_gradient_reaches_the_input():
     # no weights of its own: check that it passes gradients to the layer before it
     image = keras.Input((4, 4, 6))
-    model = keras.Model(image, LocalResponseNormalization()(keras.layers.Conv2D(6, 1, name="conv")(image)))
+    model = keras.Model(
+        image, LocalResponseNormalization()(keras.layers.Conv2D(6, 1, name="conv")(image))
+    )
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     before = [w.numpy() for w in model.trainable_weights]
     model.train_on_batch(_activations(6, shape=(2, 4, 4)), np.ones((2, 4, 4, 6), "float32"))
@@ -168,7 +185,10 @@ def test_gradient_reaches_the_input():
         (dict(alpha=-1e-4), r"`alpha` must be a number in \[0, inf\)"),
         (dict(beta=0), r"`beta` must be a number in \(0, inf\)"),
         (dict(beta=float("nan")), "`beta` must be a number"),
-        (dict(data_format="NHWC"), "`data_format` must be one of 'channels_last', 'channels_first'"),
+        (
+            dict(data_format="NHWC"),
+            "`data_format` must be one of 'channels_last', 'channels_first'",
+        ),
     ],
 )
 def test_bad_arguments_raise(kwargs, message):
@@ -178,7 +198,9 @@ def test_bad_arguments_raise(kwargs, message):
 
 @pytest.mark.parametrize("size", [4, 2, 0])
 def test_even_window_raises(size):
-    with pytest.raises(ValueError, match=rf"`size` must be an odd positive integer .*received {size}\. An even"):
+    with pytest.raises(
+        ValueError, match=rf"`size` must be an odd positive integer .*received {size}\. An even"
+    ):
         LocalResponseNormalization.from_torch(size)
 
 

@@ -14,7 +14,9 @@ import pytest
 import kcnn
 from kcnn.layers import LocalResponseNormalization
 
-AUTO_NAME = re.compile(r"^(conv2d|dense|max_pooling2d|zero_padding2d|flatten|dropout|input_layer|\w+_pooling2d)_\d+$")
+AUTO_NAME = re.compile(
+    r"^(conv2d|dense|max_pooling2d|zero_padding2d|flatten|dropout|input_layer|\w+_pooling2d)_\d+$"
+)
 RNG = np.random.default_rng(0)
 
 
@@ -112,14 +114,17 @@ def test_torchvision_layers():
     # the adaptive pool lets the classifier take any input from 63x63
     small = _unbuilt_weights(variant="torchvision", input_shape=(63, 63, 3))
     assert small.get_layer("pool5").output.shape == (None, 1, 1, 256)
-    assert small.get_layer("flatten").output.shape == (None, 9_216) and _counts(small)[0] == 61_100_840
+    assert (
+        small.get_layer("flatten").output.shape == (None, 9_216) and _counts(small)[0] == 61_100_840
+    )
 
 
 def test_cifar_variant_follows_the_source_notes():
     model = kcnn.models.alexnet(variant="cifar", num_classes=10)
     assert _counts(model) == (2_472_266, 2_472_266)
     assert [layer.name for layer in model.layers] == [
-        "image", "conv1_pad", "conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5",
+        "image", "conv1_pad", "conv1", "pool1", "conv2", "pool2",
+        "conv3", "conv4", "conv5", "pool5",
         "flatten", "predictions",
     ]  # fmt: skip
     assert model.get_layer("conv1").output.shape == (None, 8, 8, 64)
@@ -143,30 +148,50 @@ def test_names_are_explicit(variant):
 
 @pytest.mark.parametrize(
     "variant, size, shape",
-    [("paper", 67, (None, 1, 1, 256)), ("torchvision", 63, (None, 1, 1, 256)), ("cifar", 29, (None, 1, 1, 256))],
+    [
+        ("paper", 67, (None, 1, 1, 256)),
+        ("torchvision", 63, (None, 1, 1, 256)),
+        ("cifar", 29, (None, 1, 1, 256)),
+    ],
 )
 def test_feature_extractor_at_the_smallest_input(variant, size, shape):
     model = kcnn.models.alexnet(variant=variant, include_top=False, input_shape=(size, size, 3))
     assert model.layers[-1].name == "pool5" and model.output.shape == shape
     for pooling, name in (("avg", "avg_pool"), ("max", "max_pool")):
-        pooled = kcnn.models.alexnet(variant=variant, include_top=False, pooling=pooling, input_shape=(size, size, 3))
+        pooled = kcnn.models.alexnet(
+            variant=variant, include_top=False, pooling=pooling, input_shape=(size, size, 3)
+        )
         assert pooled.layers[-1].name == name and pooled.output.shape == (None, 256)
 
 
 def test_paper_head_takes_227_to_258():
     for size in (227, 258):
-        assert _unbuilt_weights(input_shape=(size, size, 3)).get_layer("pool5").output.shape == (None, 6, 6, 256)
+        assert _unbuilt_weights(input_shape=(size, size, 3)).get_layer("pool5").output.shape == (
+            None,
+            6,
+            6,
+            256,
+        )
 
 
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(input_shape=(224, 224, 3)), r"`alexnet`: .*needs an image from 227x227 to 258x258; received input_shape=\(224, 224, 3\)"),
+        (
+            dict(input_shape=(224, 224, 3)),
+            r"`alexnet`: .*needs an image from 227x227 to 258x258; received input_shape=\(224, 224",
+        ),
         (dict(input_shape=(259, 259, 3)), "from 227x227 to 258x258"),
         (dict(variant="cifar", input_shape=(64, 64, 3)), "from 29x29 to 60x60"),
-        (dict(include_top=False, input_shape=(66, 66, 3)), r"`alexnet`: input size must be at least 67x67"),
+        (
+            dict(include_top=False, input_shape=(66, 66, 3)),
+            r"`alexnet`: input size must be at least 67x67",
+        ),
         (dict(variant="torchvision", input_shape=(62, 62, 3)), "input size must be at least 63x63"),
-        (dict(variant="caffenet"), r"`alexnet`: unknown variant 'caffenet'; allowed: 'paper', 'torchvision', 'cifar'"),
+        (
+            dict(variant="caffenet"),
+            r"`alexnet`: unknown variant 'caffenet'; allowed: 'paper', 'torchvision', 'cifar'",
+        ),
         (dict(groups=4), "`alexnet`: `groups` must be 1 or 2"),
         (dict(dropout=1.0), r"`alexnet`: `dropout` must be a number in \[0, 1\)"),
         (dict(variant="cifar", dropout=0.5), "the 'cifar' variant has no dropout"),
@@ -195,7 +220,10 @@ def test_mixed_float16(mixed_float16):
 
 @pytest.mark.parametrize(
     "kwargs, shape",
-    [(dict(include_top=False, input_shape=(67, 67, 3)), (67, 67, 3)), (dict(variant="cifar", num_classes=10), (32, 32, 3))],
+    [
+        (dict(include_top=False, input_shape=(67, 67, 3)), (67, 67, 3)),
+        (dict(variant="cifar", num_classes=10), (32, 32, 3)),
+    ],
 )
 def test_save_and_load_identical(kwargs, shape, tmp_path):
     model = kcnn.models.alexnet(**kwargs)

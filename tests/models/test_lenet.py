@@ -11,7 +11,9 @@ import pytest
 import kcnn
 from kcnn.layers import EuclideanRBF, PartialConv2D, Subsampling
 
-AUTO_NAME = re.compile(r"^(conv2d|dense|max_pooling2d|average_pooling2d|flatten|activation|rescaling|input_layer)_\d+$")
+AUTO_NAME = re.compile(
+    r"^(conv2d|dense|max_pooling2d|average_pooling2d|flatten|activation|rescaling|input_layer)_\d+$"
+)
 RNG = np.random.default_rng(0)
 
 
@@ -24,7 +26,9 @@ def _counts(model):
 
 
 def _digits(n=4, size=32, channels=1):
-    return RNG.uniform(-0.1, 1.175, size=(n, size, size, channels)).astype("float32")  # the paper's pixel range
+    return RNG.uniform(-0.1, 1.175, size=(n, size, size, channels)).astype(
+        "float32"
+    )  # the paper's pixel range
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +53,9 @@ def test_counts_match_the_spec(kwargs, counts):
 
 
 def test_original_layers_match_the_paper(original):
-    rows = [(layer.name, type(layer).__name__, tuple(layer.output.shape)) for layer in original.layers]
+    rows = [
+        (layer.name, type(layer).__name__, tuple(layer.output.shape)) for layer in original.layers
+    ]
     assert rows == [
         ("image", "InputLayer", (None, 32, 32, 1)),
         ("c1", "Conv2D", (None, 28, 28, 6)),
@@ -64,7 +70,15 @@ def test_original_layers_match_the_paper(original):
         ("predictions", "Activation", (None, 10)),
     ]
     params = {layer.name: layer.count_params() for layer in original.layers if layer.count_params()}
-    assert params == {"c1": 156, "s2": 12, "c3": 1_516, "s4": 32, "c5": 48_120, "f6": 10_164, "output": 840}
+    assert params == {
+        "c1": 156,
+        "s2": 12,
+        "c3": 1_516,
+        "s4": 32,
+        "c5": 48_120,
+        "f6": 10_164,
+        "output": 840,
+    }
     assert original.get_layer("output").trainable_weights == []
     # the squashing function everywhere up to F6
     for name in ("c1", "s2", "c3", "s4", "c5", "f6"):
@@ -74,22 +88,35 @@ def test_original_layers_match_the_paper(original):
 @pytest.mark.parametrize(
     "variant, names, pool",
     [
-        ("modern", ["image", "c1", "s2", "c3", "s4", "flatten", "c5", "f6", "predictions"], keras.layers.MaxPooling2D),
-        ("d2l", ["image", "c1", "s2", "c3", "s4", "flatten", "c5", "f6", "predictions"], keras.layers.AveragePooling2D),
+        (
+            "modern",
+            ["image", "c1", "s2", "c3", "s4", "flatten", "c5", "f6", "predictions"],
+            keras.layers.MaxPooling2D,
+        ),
+        (
+            "d2l",
+            ["image", "c1", "s2", "c3", "s4", "flatten", "c5", "f6", "predictions"],
+            keras.layers.AveragePooling2D,
+        ),
     ],
 )
 def test_tutorial_forms(variant, names, pool):
     model = kcnn.models.lenet5(variant=variant)
     assert [layer.name for layer in model.layers] == names
     assert type(model.get_layer("s2")) is pool and model.get_layer("c3").filters == 16
-    assert model.get_layer("s4").output.shape == (None, 5, 5, 16) and model.output.shape == (None, 10)
+    assert model.get_layer("s4").output.shape == (None, 5, 5, 16) and model.output.shape == (
+        None,
+        10,
+    )
 
 
 def test_names_are_explicit(original):
     again = kcnn.models.lenet5(variant="original")
     assert [layer.name for layer in again.layers] == [layer.name for layer in original.layers]
     for variant in ("modern", "d2l"):
-        assert not any(AUTO_NAME.match(layer.name) for layer in kcnn.models.lenet5(variant=variant).layers)
+        assert not any(
+            AUTO_NAME.match(layer.name) for layer in kcnn.models.lenet5(variant=variant).layers
+        )
 
 
 # === The RBF output ===
@@ -100,7 +127,9 @@ def test_original_predictions_are_softmax_over_negated_distances(original):
     distances = _np(keras.Model(original.input, original.get_layer("output").output)(x))
     scores = _np(original(x))
     expected = np.exp(-distances - (-distances).max(axis=1, keepdims=True))
-    np.testing.assert_allclose(scores, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        scores, expected / expected.sum(axis=1, keepdims=True), rtol=1e-5, atol=1e-7
+    )
     np.testing.assert_array_equal(scores.argmax(axis=1), distances.argmin(axis=1))
     assert np.all(distances >= 0)
 
@@ -119,7 +148,9 @@ def test_original_trains_with_cross_entropy():
     centres = model.get_layer("output").centres.numpy()
     loss = model.train_on_batch(_digits(8), np.arange(8) % 10)
     assert np.isfinite(loss)
-    assert all(not np.array_equal(w.numpy(), old) for w, old in zip(model.trainable_weights, before))
+    assert all(
+        not np.array_equal(w.numpy(), old) for w, old in zip(model.trainable_weights, before)
+    )
     np.testing.assert_array_equal(model.get_layer("output").centres.numpy(), centres)
 
 
@@ -135,7 +166,9 @@ def test_original_with_more_than_ten_classes_uses_fixed_random_centres():
 @pytest.mark.parametrize("variant, size", [("modern", 16), ("original", 16), ("d2l", 12)])
 @pytest.mark.parametrize("pooling, rank", [(None, 4), ("avg", 2), ("max", 2)])
 def test_feature_extractor_at_the_smallest_input(variant, size, pooling, rank):
-    model = kcnn.models.lenet5(variant=variant, include_top=False, pooling=pooling, input_shape=(size, size, 1))
+    model = kcnn.models.lenet5(
+        variant=variant, include_top=False, pooling=pooling, input_shape=(size, size, 1)
+    )
     assert model.layers[-1].name == {None: "s4", "avg": "avg_pool", "max": "max_pool"}[pooling]
     assert model.output.shape == ((None, 1, 1, 16) if rank == 4 else (None, 16))
 
@@ -143,13 +176,25 @@ def test_feature_extractor_at_the_smallest_input(variant, size, pooling, rank):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(input_shape=(28, 28, 1)), r"`lenet5`: .*needs an image exactly 32x32; received input_shape=\(28, 28, 1\)"),
+        (
+            dict(input_shape=(28, 28, 1)),
+            r"`lenet5`: .*needs an image exactly 32x32; received input_shape=\(28, 28, 1\)",
+        ),
         (dict(variant="original", input_shape=(36, 36, 1)), "needs an image exactly 32x32"),
         (dict(variant="d2l", input_shape=(32, 32, 1)), "needs an image exactly 28x28"),
-        (dict(include_top=False, input_shape=(15, 15, 1)), r"`lenet5`: input size must be at least 16x16"),
-        (dict(variant="lecun"), r"`lenet5`: unknown variant 'lecun'; allowed: 'modern', 'original', 'd2l'"),
+        (
+            dict(include_top=False, input_shape=(15, 15, 1)),
+            r"`lenet5`: input size must be at least 16x16",
+        ),
+        (
+            dict(variant="lecun"),
+            r"`lenet5`: unknown variant 'lecun'; allowed: 'modern', 'original', 'd2l'",
+        ),
         (dict(num_classes=0), "`lenet5`: `num_classes` must be a positive integer; received 0"),
-        (dict(variant="original", pooling="max"), "`lenet5`: `pooling='max'` only applies with `include_top=False`"),
+        (
+            dict(variant="original", pooling="max"),
+            "`lenet5`: `pooling='max'` only applies with `include_top=False`",
+        ),
     ],
 )
 def test_bad_arguments_name_the_network(kwargs, message):
@@ -178,6 +223,8 @@ def test_save_and_load_identical(variant, tmp_path):
     x = _digits()
     np.testing.assert_array_equal(_np(model(x)), _np(loaded(x)))
     if variant == "original":
-        assert isinstance(loaded.get_layer("s2"), Subsampling) and isinstance(loaded.get_layer("c3"), PartialConv2D)
+        assert isinstance(loaded.get_layer("s2"), Subsampling) and isinstance(
+            loaded.get_layer("c3"), PartialConv2D
+        )
         assert isinstance(loaded.get_layer("output"), EuclideanRBF)
         assert loaded.get_layer("c1").activation is kcnn.layers.scaled_tanh

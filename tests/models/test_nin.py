@@ -9,7 +9,9 @@ import pytest
 
 import kcnn
 
-AUTO_NAME = re.compile(r"^(conv2d|max_pooling2d|global_average_pooling2d|activation|dropout|input_layer)_\d+$")
+AUTO_NAME = re.compile(
+    r"^(conv2d|max_pooling2d|global_average_pooling2d|activation|dropout|input_layer)_\d+$"
+)
 RNG = np.random.default_rng(0)
 
 
@@ -74,7 +76,9 @@ def test_scores_are_the_average_of_the_last_block():
     assert np.all(scores >= 0)  # d2l's last block ends in ReLU
 
 
-@pytest.mark.parametrize("pooling, shape", [(None, (None, 1, 1, 384)), ("avg", (None, 384)), ("max", (None, 384))])
+@pytest.mark.parametrize(
+    "pooling, shape", [(None, (None, 1, 1, 384)), ("avg", (None, 384)), ("max", (None, 384))]
+)
 def test_feature_extractor_at_the_smallest_input(pooling, shape):
     model = kcnn.models.nin(include_top=False, pooling=pooling, input_shape=(67, 67, 3))
     assert model.output.shape == shape
@@ -84,7 +88,10 @@ def test_feature_extractor_at_the_smallest_input(pooling, shape):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(input_shape=(66, 66, 3)), r"`nin`: input size must be at least 67x67; received input_shape=\(66, 66, 3\)"),
+        (
+            dict(input_shape=(66, 66, 3)),
+            r"`nin`: input size must be at least 67x67; received input_shape=\(66, 66, 3\)",
+        ),
         (dict(num_classes=0), "`nin`: `num_classes` must be a positive integer; received 0"),
         (dict(pooling="avg"), "`nin`: `pooling='avg'` only applies with `include_top=False`"),
         (dict(dropout=1.5), r"`nin`: `dropout` must be a number in \[0, 1\)"),

@@ -36,7 +36,11 @@ def test_count_and_layers_match_the_spec_table(model):
         ("fc1", (None, 64), 1_843_264),
         ("predictions", (None, 3), 195),
     ]
-    assert model.name == "simple_cnn" and kcnn.models.spec("simple_cnn").default_input == (128, 128, 3)
+    assert model.name == "simple_cnn" and kcnn.models.spec("simple_cnn").default_input == (
+        128,
+        128,
+        3,
+    )
 
 
 def test_names_are_explicit(model):
@@ -51,7 +55,9 @@ def test_registry_builds_it_with_other_classes():
     assert model.output.shape == (None, 5) and model.get_layer("predictions").count_params() == 325
 
 
-@pytest.mark.parametrize("pooling, shape", [(None, (None, 1, 1, 32)), ("avg", (None, 32)), ("max", (None, 32))])
+@pytest.mark.parametrize(
+    "pooling, shape", [(None, (None, 1, 1, 32)), ("avg", (None, 32)), ("max", (None, 32))]
+)
 def test_feature_extractor_from_10x10(pooling, shape):
     model = kcnn.models.simple_cnn(include_top=False, pooling=pooling, input_shape=(10, 10, 3))
     assert model.output.shape == shape
@@ -61,12 +67,24 @@ def test_feature_extractor_from_10x10(pooling, shape):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(input_shape=(127, 127, 3)), r"`simple_cnn`: .*needs an image exactly 128x128; received input_shape=\(127, 127, 3\)"),
+        (
+            dict(input_shape=(127, 127, 3)),
+            r"`simple_cnn`: .*needs an image exactly 128x128; received input_shape=\(127, 127, 3\)",
+        ),
         (dict(input_shape=(None, None, 3)), "needs an image exactly 128x128"),
-        (dict(include_top=False, input_shape=(9, 9, 3)), r"`simple_cnn`: input size must be at least 10x10"),
+        (
+            dict(include_top=False, input_shape=(9, 9, 3)),
+            r"`simple_cnn`: input size must be at least 10x10",
+        ),
         (dict(num_classes=0), "`simple_cnn`: `num_classes` must be a positive integer; received 0"),
-        (dict(pooling="avg"), "`simple_cnn`: `pooling='avg'` only applies with `include_top=False`"),
-        (dict(include_top=False, pooling="sum"), "`simple_cnn`: `pooling` must be None, 'avg' or 'max'"),
+        (
+            dict(pooling="avg"),
+            "`simple_cnn`: `pooling='avg'` only applies with `include_top=False`",
+        ),
+        (
+            dict(include_top=False, pooling="sum"),
+            "`simple_cnn`: `pooling` must be None, 'avg' or 'max'",
+        ),
     ],
 )
 def test_bad_arguments_name_the_network(kwargs, message):

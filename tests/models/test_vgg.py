@@ -15,7 +15,9 @@ import pytest
 import kcnn
 from kcnn.models import vgg
 
-AUTO_NAME = re.compile(r"^(conv2d|dense|max_pooling2d|batch_normalization|activation|flatten|dropout|input_layer)_\d+$")
+AUTO_NAME = re.compile(
+    r"^(conv2d|dense|max_pooling2d|batch_normalization|activation|flatten|dropout|input_layer)_\d+$"
+)
 RNG = np.random.default_rng(0)
 
 # Spec sections 0 and 3: (T, Keras total) at 224x224x3, 1000 classes.
@@ -57,7 +59,12 @@ def test_imagenet_counts(name, batch_norm):
     assert _counts(model) == COUNTS[name, batch_norm]
     bns = [layer for layer in model.layers if isinstance(layer, keras.layers.BatchNormalization)]
     assert len(bns) == (sum(vgg.VGG_CONFIGS[name]) if batch_norm else 0)
-    assert model.output.shape == (None, 1000) and model.get_layer("block5_pool").output.shape == (None, 7, 7, 512)
+    assert model.output.shape == (None, 1000) and model.get_layer("block5_pool").output.shape == (
+        None,
+        7,
+        7,
+        512,
+    )
 
 
 @pytest.mark.parametrize(
@@ -74,8 +81,13 @@ def test_counts_that_keras_applications_gives(name, kwargs, counts):
 
 def test_vgg16_per_layer_counts():
     model = _unbuilt_weights("vgg16")
-    convs = [layer.count_params() for layer in model.layers if isinstance(layer, keras.layers.Conv2D)]
-    assert convs == [1_792, 36_928, 73_856, 147_584, 295_168, 590_080, 590_080, 1_180_160] + [2_359_808] * 5
+    convs = [
+        layer.count_params() for layer in model.layers if isinstance(layer, keras.layers.Conv2D)
+    ]
+    assert (
+        convs
+        == [1_792, 36_928, 73_856, 147_584, 295_168, 590_080, 590_080, 1_180_160] + [2_359_808] * 5
+    )
     heads = [model.get_layer(n).count_params() for n in ("fc1", "fc2", "predictions")]
     assert heads == [102_764_544, 16_781_312, 4_097_000]
 
@@ -94,9 +106,18 @@ def test_names_are_keras_applications_plus_dropout():
 def test_batch_norm_names_and_order():
     model = _unbuilt_weights("vgg11", batch_norm=True)
     names = [layer.name for layer in model.layers]
-    assert names[:6] == ["image", "block1_conv1", "block1_bn1", "block1_relu1", "block1_pool", "block2_conv1"]
+    assert names[:6] == [
+        "image",
+        "block1_conv1",
+        "block1_bn1",
+        "block1_relu1",
+        "block1_pool",
+        "block2_conv1",
+    ]
     conv, bn = model.get_layer("block3_conv2"), model.get_layer("block3_bn2")
-    assert conv.use_bias and conv.activation is keras.activations.linear  # torchvision's vgg_bn keeps the bias
+    assert (
+        conv.use_bias and conv.activation is keras.activations.linear
+    )  # torchvision's vgg_bn keeps the bias
     assert (bn.epsilon, bn.momentum) == (1e-5, 0.9)  # torch's eps and momentum 0.1
 
 
@@ -127,17 +148,24 @@ def test_keras_applications_weights_copy_by_name(name, reference):
     assert np.abs(out - expected).max() < 1e-4
     features = keras.Model(model.input, model.get_layer("block5_pool").output)
     ka_features = keras.Model(ka.input, ka.get_layer("block5_pool").output)
-    assert np.abs(_np(features(x)) - _np(ka_features(x))).max() < 1e-4 * max(1.0, np.abs(_np(ka_features(x))).max())
+    assert np.abs(_np(features(x)) - _np(ka_features(x))).max() < 1e-4 * max(
+        1.0, np.abs(_np(ka_features(x))).max()
+    )
 
 
 # === Inputs, pooling, errors ===
 
 
-@pytest.mark.parametrize("pooling, shape", [(None, (None, 1, 1, 512)), ("avg", (None, 512)), ("max", (None, 512))])
+@pytest.mark.parametrize(
+    "pooling, shape", [(None, (None, 1, 1, 512)), ("avg", (None, 512)), ("max", (None, 512))]
+)
 def test_feature_extractor_at_32x32(pooling, shape):
     model = kcnn.models.vgg11(include_top=False, pooling=pooling, input_shape=(32, 32, 3))
     assert model.output.shape == shape
-    assert model.layers[-1].name == {None: "block5_pool", "avg": "avg_pool", "max": "max_pool"}[pooling]
+    assert (
+        model.layers[-1].name
+        == {None: "block5_pool", "avg": "avg_pool", "max": "max_pool"}[pooling]
+    )
 
 
 def test_variable_size_feature_extractor():
@@ -148,12 +176,21 @@ def test_variable_size_feature_extractor():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(input_shape=(31, 31, 3)), r"`vgg16`: input size must be at least 32x32; received input_shape=\(31, 31, 3\)"),
-        (dict(input_shape=(None, None, 3)), "`vgg16`: with include_top=True the Flatten head needs a known input size"),
+        (
+            dict(input_shape=(31, 31, 3)),
+            r"`vgg16`: input size must be at least 32x32; received input_shape=\(31, 31, 3\)",
+        ),
+        (
+            dict(input_shape=(None, None, 3)),
+            "`vgg16`: with include_top=True the Flatten head needs a known input size",
+        ),
         (dict(num_classes=0), "`vgg16`: `num_classes` must be a positive integer; received 0"),
         (dict(pooling="max"), "`vgg16`: `pooling='max'` only applies with `include_top=False`"),
         (dict(dropout=-0.1), r"`vgg16`: `dropout` must be a number in \[0, 1\)"),
-        (dict(input_shape=(32, 32)), "`vgg16`: `input_shape` must be a tuple of three positive integers"),
+        (
+            dict(input_shape=(32, 32)),
+            "`vgg16`: `input_shape` must be a tuple of three positive integers",
+        ),
     ],
 )
 def test_bad_arguments_name_the_network(kwargs, message):
@@ -175,7 +212,9 @@ def test_mixed_float16_output_is_float32(mixed_float16):
 def test_save_and_load_identical(tmp_path):
     model = kcnn.models.vgg11(batch_norm=True, include_top=False, input_shape=(32, 32, 3))
     # non-default BN statistics, so that they are checked too
-    model.set_weights([w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()])
+    model.set_weights(
+        [w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()]
+    )
     path = tmp_path / "vgg11_bn.keras"
     model.save(path)
     loaded = keras.saving.load_model(path)
