@@ -140,7 +140,9 @@ def classifier_head(x, *, include_top, pooling, num_classes, classifier_activati
 
 def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model):
     """Wrap the graph in a model named `name`, loading `weights` (a `.weights.h5` path) if given."""
-    inputs = keras.utils.get_source_inputs(image) if keras.backend.is_keras_tensor(image) else image
+    inputs = keras.utils.get_source_inputs(image)
+    if len(inputs) == 1:  # a single input, not a one-element list: Keras then expects a plain array
+        inputs = inputs[0]
     model = model_class(inputs, outputs, name=name)
     if weights is not None:
         model.load_weights(weights)
