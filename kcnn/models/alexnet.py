@@ -34,38 +34,46 @@ AlexNetVariant = collections.namedtuple(
     "widths conv1_pad lrn pool fc_units dropout_after groups default_input min_input head_sizes",
 )
 
+# widths: conv1..conv5 filters. pool: (size, stride) of pool1, pool2, pool5. fc_units: the hidden
+# dense layers. dropout_after: the layers followed by dropout (torchvision drops the inputs of fc6
+# and fc7). min_input: the smallest input whose pool5 is at least 1x1. head_sizes: the inputs whose
+# pool5 is exactly what the Flatten head needs (6x6; 1x1 for "cifar"); None: any size works.
 ALEXNET_VARIANTS = {
-    # widths: conv1..conv5 filters; pool: (size, stride) of pool1/2/5; fc_units: the hidden dense
-    # layers; dropout_after: the layers followed by dropout (torchvision drops fc6's and fc7's
-    # inputs).
-    # min_input: the smallest input whose pool5 is at least 1x1; head_sizes: the inputs whose
-    # pool5 is exactly the 6x6 (1x1 for "cifar") the Flatten head needs (None: any size works).
     "paper": AlexNetVariant(
-        (96, 256, 384, 384, 256),
-        0,
-        True,
-        (3, 2),
-        (4096, 4096),
-        ("fc6", "fc7"),
-        2,
-        (227, 227, 3),
-        67,
-        (227, 258),
+        widths=(96, 256, 384, 384, 256),
+        conv1_pad=0,
+        lrn=True,
+        pool=(3, 2),
+        fc_units=(4096, 4096),
+        dropout_after=("fc6", "fc7"),
+        groups=2,
+        default_input=(227, 227, 3),
+        min_input=67,
+        head_sizes=(227, 258),
     ),
     "torchvision": AlexNetVariant(
-        (64, 192, 384, 256, 256),
-        2,
-        False,
-        (3, 2),
-        (4096, 4096),
-        ("flatten", "fc6"),
-        1,
-        (224, 224, 3),
-        63,
-        None,
+        widths=(64, 192, 384, 256, 256),
+        conv1_pad=2,
+        lrn=False,
+        pool=(3, 2),
+        fc_units=(4096, 4096),
+        dropout_after=("flatten", "fc6"),
+        groups=1,
+        default_input=(224, 224, 3),
+        min_input=63,
+        head_sizes=None,
     ),
     "cifar": AlexNetVariant(
-        (64, 192, 384, 256, 256), 5, False, (2, 2), (), (), 1, (32, 32, 3), 29, (29, 60)
+        widths=(64, 192, 384, 256, 256),
+        conv1_pad=5,
+        lrn=False,
+        pool=(2, 2),
+        fc_units=(),
+        dropout_after=(),
+        groups=1,
+        default_input=(32, 32, 3),
+        min_input=29,
+        head_sizes=(29, 60),
     ),
 }
 
