@@ -23,11 +23,10 @@ def test_no_argument_run_trains_lenet5_on_digits_to_95_percent(default_run):
     assert "Traceback" not in proc.stderr
 
 
-def test_evaluate_command_prints_members_and_ensemble(default_run, kcnn_cli):
+def test_evaluate_command_prints_members_and_ensemble(default_run, capsys):
     _, run_dir = default_run
-    proc = kcnn_cli(["evaluate", str(run_dir), str(run_dir)])
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = proc.stdout.splitlines()
+    assert cli.main(["evaluate", str(run_dir), str(run_dir)]) == 0
+    out = capsys.readouterr().out.splitlines()
     assert out[0] == "digits test split, 360 images"
     assert out[-1].startswith("ensemble of 2") and out[-1].count("%") == 1
 
