@@ -1,0 +1,69 @@
+"""The contract every registered builder keeps, checked over the whole registry.
+
+Family files hold the facts (exact counts, equivalence with keras.applications); this file holds
+the shared behaviour, so a newly registered builder is tested without new test code.
+"""
+
+import keras
+import numpy as np
+import pytest
+
+import kcnn
+
+# Builders whose head is a Flatten into a Dense layer need a fixed input size with the top.
+FIXED_HEAD_SIZE = {"alexnet": 227, "simple_cnn": 128}
+
+
+def small_shape(name, include_top=True):
+    spec = kcnn.models.spec(name)
+    size = FIXED_HEAD_SIZE.get(name) if include_top else None
+    size = size or max(spec.min_input, 32)
+    return (size, size, spec.default_input[2])
+
+
+def all_layer_names(model):
+    """Names of a model's layers and, recursively, of every composite layer's sublayers."""
+    return [layer.name for layer in model._flatten_layers(include_self=False, recursive=True)]
+
+
+@pytest.mark.parametrize("name", kcnn.models.names())
+def test_builder_contract_under_mixed_precision(name, mixed_float16):
+    shape = small_shape(name)
+    model = kcnn.models.get(name, num_classes=5, input_shape=shape)
+    assert isinstance(model, keras.Model)
+
+    batch = np.random.default_rng(0).uniform(-1, 1, size=(2, *shape)).astype("float32")
+    output = keras.ops.convert_to_numpy(model(batch, training=False))
+    assert output.shape == (2, 5)
+    assert output.dtype == np.float32, "the classifier's output must be float32 under mixed precision"
+    assert np.all(np.isfinite(output))
+
+    variables = {v.dtype for v in model.weights}
+    assert variables == {"float32"}, f"variables must stay float32, found {variables}"
+    # Explicit names are the same in every build; auto names drift (conv2d -> conv2d_7).
+    names = all_layer_names(model)
+    with keras.StatelessScope(initialize_variables=False):  # names only: skip the weight values
+        again = all_layer_names(kcnn.models.get(name, num_classes=5, input_shape=shape))
+    keras.utils.clear_session(free_memory=False)
+    assert names == again, f"{name} has auto-generated layer names"
+
+
+@pytest.mark.parametrize("name", kcnn.models.names())
+def test_feature_extractor_with_average_pooling(name):
+    shape = small_shape(name, include_top=False)
+    features = kcnn.models.get(name, include_top=False, pooling="avg", input_shape=shape)
+    assert len(features.output.shape) == 2
+    assert not any(layer.name == "predictions" for layer in features.layers)
+    batch = np.zeros((1, *shape), dtype="float32")
+    assert keras.ops.convert_to_numpy(features(batch)).shape == (1, features.output.shape[-1])
+
+
+@pytest.mark.parametrize("name", kcnn.models.names())
+def test_rejects_too_small_input_and_bad_classes(name):
+    spec = kcnn.models.spec(name)
+    if spec.min_input > 1:
+        too_small = (spec.min_input - 1, spec.min_input - 1, spec.default_input[2])
+        with pytest.raises(ValueError, match=rf"`{name}`.*at least {spec.min_input}x{spec.min_input}"):
+            kcnn.models.get(name, include_top=False, input_shape=too_small)
+    with pytest.raises(ValueError, match=rf"`{name}`: `num_classes` must be a positive integer"):
+        kcnn.models.get(name, num_classes=0)
