@@ -49,7 +49,8 @@ class TrainConfig:
             accuracy stops improving, "step" divides it by 10 at 50% and 75% of training.
         warmup_epochs: linear warm-up length in epochs (may be fractional).
         label_smoothing: label smoothing for the cross-entropy (0 = off).
-        augment: a training augmentation preset (`kcnn.data.augment.names()`), or "none".
+        augment: a training augmentation preset (`kcnn.data.augment.names()`), presets joined
+            with "+" (e.g. "cifar+mixup"), or "none".
         precision: "auto" (mixed_float16 on GPUs of compute capability >= 7.0, else float32),
             "float32", "mixed_float16" or "mixed_bfloat16".
         jit_compile: "auto" (XLA on GPU, off on CPU), "on" or "off".

@@ -224,7 +224,8 @@ def resolve(config=None, **kwargs):
                     f"{resolved.run_dir} holds an unfinished run with other settings "
                     f"({', '.join(differ)}); continue it with --resume or choose another --run-dir"
                 )
-            return dataclasses.replace(saved, epochs=resolved.epochs, verbose=resolved.verbose)
+            return dataclasses.replace(saved, epochs=resolved.epochs, verbose=resolved.verbose,
+                                       steps_per_epoch=resolved.steps_per_epoch)
         if os.path.exists(os.path.join(resolved.run_dir, "metrics.json")):
             raise ValueError(
                 f"{resolved.run_dir} already holds a finished run; choose another --run-dir"
@@ -253,26 +254,32 @@ def input_plan(config, data_info):
     return (size, size, channels), (None if size == native else size)
 
 
+def augment_presets(augment):
+    """The data layer's augment argument for a config value: None, or a list of preset names
+    ("cifar+mixup" combines presets)."""
+    return None if augment in (None, "", "none") else augment.split("+")
+
+
 def load_data(config, data_info, image_size):
-    """(train, validation or None, test) tf.data datasets for the run."""
+    """(train, validation or None, test, train DatasetInfo) for the run."""
     import kcnn.data
 
     common = dict(data_dir=config.data_dir, image_size=image_size, seed=config.seed,
                   deterministic=config.deterministic)
-    augment = None if config.augment == "none" else config.augment
+    augment = augment_presets(config.augment)
     if config.validation_split > 0:
         percent = round(100 * (1 - config.validation_split))
         train_split, val_split = f"train[:{percent}%]", f"train[{percent}%:]"
     else:
         train_split, val_split = "train", None
-    train, _ = kcnn.data.load(config.dataset, train_split, config.batch_size, augment=augment,
-                              shuffle=True, **common)
+    train, train_info = kcnn.data.load(config.dataset, train_split, config.batch_size,
+                                       augment=augment, shuffle=True, **common)
     val = None
     if val_split:
         val, _ = kcnn.data.load(config.dataset, val_split, config.batch_size, shuffle=False,
                                 **common)
     test, _ = kcnn.data.load(config.dataset, "test", config.batch_size, shuffle=False, **common)
-    return train, val, test
+    return train, val, test, train_info
 
 
 def one_hot_labels(dataset, num_classes):
@@ -343,11 +350,12 @@ def run(config=None, **kwargs):
     # Everything that can fail on bad input fails here, before any run directory is written.
     kcnn.models.spec(config.model)
     data_info = kcnn.data.info(config.dataset, data_dir=config.data_dir)
-    if config.augment != "none" and config.augment not in kcnn.data.augment.names():
-        raise ValueError(
-            f"unknown augment {config.augment!r}; choose from: none, "
-            f"{', '.join(kcnn.data.augment.names())}"
-        )
+    for preset in augment_presets(config.augment) or ():
+        if preset not in kcnn.data.augment.names():
+            raise ValueError(
+                f"unknown augment {preset!r}; choose from: none, "
+                f"{', '.join(kcnn.data.augment.names())} (combine with +, e.g. cifar+mixup)"
+            )
     input_shape, image_size = input_plan(config, data_info)
 
     rt = runtime.setup(config)
@@ -361,11 +369,10 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
     run_dir = config.run_dir
     backup_dir = os.path.join(run_dir, "backup")
     state = read_state(backup_dir)
-    train_ds, val_ds, test_ds = load_data(config, data_info, image_size)
+    train_ds, val_ds, test_ds, train_info = load_data(config, data_info, image_size)
     with rt.scope():
         model = build_model(config, data_info.num_classes, input_shape)
-    soft = bool(getattr(data_info, "soft_labels", False)) and config.augment != "none"
-    one_hot = soft or config.label_smoothing > 0
+    one_hot = train_info.soft_labels or config.label_smoothing > 0  # mixup/cutmix: soft labels
     if one_hot:
         train_ds = one_hot_labels(train_ds, data_info.num_classes)
         val_ds = one_hot_labels(val_ds, data_info.num_classes) if val_ds is not None else None
