@@ -45,7 +45,7 @@ def _check_bn(owner, epsilon, momentum):
 
 def _check_bool(owner, arg, value):
     if not isinstance(value, bool):
-        raise ValueError(f"`{owner}`: `{arg}` must be True or False; received {value!r}")
+        raise ValueError(f"`{owner}`: `{arg}` must be True or False; received {value!r}")  # noqa: TRY004  (kcnn reports every bad argument as ValueError)
     return value
 
 

@@ -7,7 +7,6 @@ import keras
 import numpy as np
 import pytest
 
-import kcnn
 from kcnn.layers import CompositeLayer
 from kcnn.models import inception_v3
 from kcnn.models._aux import AuxiliaryOutputsModel
