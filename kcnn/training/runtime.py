@@ -7,7 +7,10 @@ CPU speed. `TF_ENABLE_ONEDNN_OPTS=1` is set by `kcnn/_logging.py` before TensorF
 imported (it has no effect later). Measured on a 2-core AMD EPYC (AVX2, no AVX-512), TF 2.21:
 ResNet-50 at 64x64 trains at 31-34 images/s with oneDNN against 7.8-12.6 without, CIFAR
 ResNet-20 at 186 against 93 (see the spec's measured-notes.md); TensorFlow turns oneDNN on by
-default only on CPUs with AVX-512 VNNI/BF16 or AMX. XLA did not help on that CPU (ResNet-20 185
+default only on CPUs with AVX-512 VNNI/BF16 or AMX. Rechecked through this trainer (resnet20 on
+synthetic 32x32 data, batch 128, runs alternated on the same 2 cores while other work was
+running, so rough): 132 and 179 images/s with oneDNN against 68 and 101 without. XLA did not help
+on that CPU (ResNet-20 185
 images/s with XLA, 186 without; ResNet-50 7.8 with XLA, 31-34 without), so "auto" leaves it off
 on CPU. TensorFlow's default thread pools (one intra-op thread per core) are kept.
 
