@@ -9,10 +9,10 @@ ResNet-50 at 64x64 trains at 31-34 images/s with oneDNN against 7.8-12.6 without
 ResNet-20 at 186 against 93 (see the spec's measured-notes.md); TensorFlow turns oneDNN on by
 default only on CPUs with AVX-512 VNNI/BF16 or AMX. Rechecked through this trainer (resnet20 on
 synthetic 32x32 data, batch 128, runs alternated on the same 2 cores while other work was
-running, so rough): 132 and 179 images/s with oneDNN against 68 and 101 without. XLA did not help
-on that CPU (ResNet-20 185
-images/s with XLA, 186 without; ResNet-50 7.8 with XLA, 31-34 without), so "auto" leaves it off
-on CPU. TensorFlow's default thread pools (one intra-op thread per core) are kept.
+running, so rough): 132 and 179 images/s with oneDNN against 68 and 101 without. XLA did not
+help on that CPU (ResNet-20 185 images/s with XLA, 186 without; ResNet-50 7.8 with XLA, 31-34
+without), so "auto" leaves it off on CPU. TensorFlow's default thread pools (one intra-op thread
+per core) are kept.
 
 Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
 cores); float16 on older GPUs or on CPU is slower than float32. The policy is set before the
