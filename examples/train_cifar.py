@@ -20,7 +20,7 @@ import sys
 
 import kcnn.training
 
-RECIPE = dict(dataset="cifar10", recipe="he-cifar", validation_split=0.1)
+RECIPE = {"dataset": "cifar10", "recipe": "he-cifar", "validation_split": 0.1}
 
 
 def main(argv=None):

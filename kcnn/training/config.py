@@ -172,7 +172,7 @@ class TrainConfig:
         if self.verbose not in (None, 0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         if not isinstance(self.model_options, dict):
-            raise ValueError("model_options must be a dict of builder keyword arguments")
+            raise ValueError("model_options must be a dict of builder keyword arguments")  # noqa: TRY004
         return self
 
     def resolved(self):

@@ -199,8 +199,8 @@ def resolve(config=None, **kwargs):
             for f in dataclasses.fields(TrainConfig)
             if getattr(asked, f.name) != getattr(defaults, f.name) and f.name != "run_dir"
         }
-        for name in changed:
-            if name not in RESUME_MAY_CHANGE and changed[name] != getattr(saved, name):
+        for name, value in changed.items():
+            if name not in RESUME_MAY_CHANGE and value != getattr(saved, name):
                 raise ValueError(
                     f"cannot change {name} when resuming (saved: {getattr(saved, name)!r}); "
                     f"only {', '.join(n for n in RESUME_MAY_CHANGE if n != 'resume')} may change"
@@ -264,8 +264,8 @@ def load_data(config, data_info, image_size):
     """(train, validation or None, test, train DatasetInfo) for the run."""
     import kcnn.data
 
-    common = dict(data_dir=config.data_dir, image_size=image_size, seed=config.seed,
-                  deterministic=config.deterministic)
+    common = {"data_dir": config.data_dir, "image_size": image_size, "seed": config.seed,
+              "deterministic": config.deterministic}
     augment = augment_presets(config.augment)
     if config.validation_split > 0:
         percent = round(100 * (1 - config.validation_split))
@@ -464,7 +464,7 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
         "dataset": config.dataset,
         "test_accuracy": test_accuracy,
         "test_loss": test_loss,
-        "test_examples": int(len(labels)),
+        "test_examples": len(labels),
         "epochs": len(logs.get("epoch", [])),
         "epochs_planned": config.epochs,
         "resumed_from_epoch": initial_epoch,
@@ -572,7 +572,7 @@ def evaluate(run_dirs, batch_size=256, data_dir=None):
     accuracy, loss = score(np.mean(all_probs, axis=0), labels)
     return {
         "dataset": dataset,
-        "test_examples": int(len(labels)),
+        "test_examples": len(labels),
         "members": members,
         "ensemble": {"accuracy": accuracy, "loss": loss},
     }

@@ -63,7 +63,7 @@ def versions():
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"],
             cwd=os.path.dirname(os.path.abspath(kcnn.__file__)),
-            capture_output=True, text=True, timeout=5,
+            capture_output=True, text=True, timeout=5, check=False,
         )
         if commit.returncode == 0:
             found["kcnn_git_commit"] = commit.stdout.strip()

@@ -20,7 +20,7 @@ def subprocess_env(**extra):
 
 def run_kcnn(args, cwd=None, timeout=240, **env):
     return subprocess.run(KCNN + list(args), cwd=cwd, env=subprocess_env(**env),
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)
 
 
 def read_json(path):

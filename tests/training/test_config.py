@@ -6,8 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from kcnn.training import RECIPES, TrainConfig
-from kcnn.training import loop, recipes
+from kcnn.training import RECIPES, TrainConfig, loop, recipes
 
 pytestmark = pytest.mark.tf_only
 
@@ -42,15 +41,15 @@ def test_json_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(optimizer="adagrad"), "unknown optimizer 'adagrad'; choose from: sgd, adam"),
-        (dict(schedule="linear"), "unknown schedule"),
-        (dict(recipe="nope"), "unknown recipe"),
-        (dict(precision="float16"), "unknown precision"),
-        (dict(epochs=0), "epochs must be an integer >= 1"),
-        (dict(batch_size=-4), "batch_size must be an integer >= 1"),
-        (dict(label_smoothing=1.0), "label_smoothing"),
-        (dict(validation_split=1.0), "validation_split"),
-        (dict(colour="red"), "unknown training setting(s) colour"),
+        ({"optimizer": "adagrad"}, "unknown optimizer 'adagrad'; choose from: sgd, adam"),
+        ({"schedule": "linear"}, "unknown schedule"),
+        ({"recipe": "nope"}, "unknown recipe"),
+        ({"precision": "float16"}, "unknown precision"),
+        ({"epochs": 0}, "epochs must be an integer >= 1"),
+        ({"batch_size": -4}, "batch_size must be an integer >= 1"),
+        ({"label_smoothing": 1.0}, "label_smoothing"),
+        ({"validation_split": 1.0}, "validation_split"),
+        ({"colour": "red"}, "unknown training setting(s) colour"),
     ],
 )
 def test_bad_settings_raise_value_errors(kwargs, message):
