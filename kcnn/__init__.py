@@ -17,8 +17,7 @@ _logging.configure_tensorflow_environment()
 
 __version__ = "0.1.0"
 
-with _logging.startup_noise_filtered():
-    import keras  # noqa: E402, F401  (imports the backend, TensorFlow by default)
+_logging.import_keras_quietly()
 
 from kcnn import layers, models  # noqa: E402
 from kcnn._saving import load_model  # noqa: E402

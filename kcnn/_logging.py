@@ -13,6 +13,15 @@ _STARTUP_NOISE = re.compile(
     r"^(WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|[IW]\d{4} \d\d:\d\d:\d+\.\d+\s+\d+ [\w.]+:\d+\] )"
 )
+# On a machine without an NVIDIA driver, TensorFlow's device discovery reports the expected absence
+# of CUDA as an error line. With a driver present, the same line is a real error and is kept.
+_NO_DRIVER_NOISE = re.compile(r"^E\d{4} .* failed call to cuInit: ")
+
+
+def _is_noise(line):
+    if _STARTUP_NOISE.match(line):
+        return True
+    return bool(_NO_DRIVER_NOISE.match(line)) and not os.path.exists("/proc/driver/nvidia")
 
 
 def configure_tensorflow_environment():
@@ -48,6 +57,21 @@ def startup_noise_filtered():
             os.close(saved)
             capture.seek(0)
             for line in capture.read().decode(errors="replace").splitlines(keepends=True):
-                if not _STARTUP_NOISE.match(line):
+                if not _is_noise(line):
                     sys.stderr.write(line)
             sys.stderr.flush()
+
+
+def import_keras_quietly():
+    """Import Keras (and its backend) and, on TensorFlow, discover devices, without start-up noise.
+
+    Device discovery is where TensorFlow probes CUDA; doing it here keeps that probe's output
+    under the same filter as the import.
+    """
+    with startup_noise_filtered():
+        import keras
+
+        if keras.backend.backend() == "tensorflow":
+            import tensorflow as tf
+
+            tf.config.list_physical_devices("GPU")
