@@ -147,6 +147,7 @@ class _ResidualUnit(CompositeLayer):
         bn_momentum,
         dropout_rate,
         kernel_initializer,
+        zero_init_residual,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -161,17 +162,22 @@ class _ResidualUnit(CompositeLayer):
         self.bn_momentum = check_range(owner, "bn_momentum", bn_momentum, 0, 1)
         self.dropout_rate = check_range(owner, "dropout_rate", dropout_rate, 0, 1, high_open=True)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.zero_init_residual = _check_bool(owner, "zero_init_residual", zero_init_residual)
 
     # --- sublayer factories -------------------------------------------------------------------
-    def _bn(self, name):
+    def _bn(self, name, gamma_initializer="ones"):
         return keras.layers.BatchNormalization(
-            epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=name, dtype=self.dtype_policy
+            epsilon=self.bn_epsilon,
+            momentum=self.bn_momentum,
+            gamma_initializer=gamma_initializer,
+            name=name,
+            dtype=self.dtype_policy,
         )
 
     def _relu(self, name):
         return keras.layers.Activation("relu", name=name, dtype=self.dtype_policy)
 
-    def _conv(self, suffix, kernel, filters, strides):
+    def _conv(self, suffix, kernel, filters, strides, kernel_initializer=None):
         """`{suffix}_conv`, preceded by `{suffix}_pad` when a kernel larger than 1 is strided."""
         explicit_pad = kernel > 1 and strides > 1
         conv = keras.layers.Conv2D(
@@ -180,7 +186,7 @@ class _ResidualUnit(CompositeLayer):
             strides=strides,
             padding="valid" if explicit_pad or kernel == 1 else "same",
             use_bias=self.conv_bias,
-            kernel_initializer=self.kernel_initializer,
+            kernel_initializer=kernel_initializer or self.kernel_initializer,
             name=f"{suffix}_conv",
             dtype=self.dtype_policy,
         )
@@ -192,8 +198,13 @@ class _ResidualUnit(CompositeLayer):
         return [conv]
 
     def _make_residual_path(self):
-        """The residual branch in forward order (pre-activation: starting with `preact_bn`, `preact_relu`)."""
+        """The residual branch in forward order (pre-activation: starting with `preact_bn`, `preact_relu`).
+
+        With `zero_init_residual`, the branch's last scale starts at zero: the last BN's gamma
+        (post-activation) or the last convolution's kernel (pre-activation, which ends in a conv).
+        """
         convs = self._convs()
+        zero = "zeros" if self.zero_init_residual else None
         layers = [self._bn("preact_bn"), self._relu("preact_relu")] if self.preactivation else []
         for i, (suffix, kernel, filters, strides) in enumerate(convs):
             last = i == len(convs) - 1
@@ -205,11 +216,12 @@ class _ResidualUnit(CompositeLayer):
                         dtype=self.dtype_policy,
                     )
                 )
-            layers += self._conv(suffix, kernel, filters, strides)
+            last_conv_init = zero if last and self.preactivation else None
+            layers += self._conv(suffix, kernel, filters, strides, last_conv_init)
             if not last:
                 layers += [self._bn(f"{suffix}_bn"), self._relu(f"{suffix}_relu")]
             elif not self.preactivation:
-                layers.append(self._bn(f"{suffix}_bn"))
+                layers.append(self._bn(f"{suffix}_bn", zero or "ones"))
         return layers
 
     def _shortcut_kind(self, channels):
@@ -301,6 +313,7 @@ class _ResidualUnit(CompositeLayer):
             "bn_momentum": self.bn_momentum,
             "dropout_rate": self.dropout_rate,
             "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+            "zero_init_residual": self.zero_init_residual,
         }
 
 
@@ -327,6 +340,10 @@ _COMMON_ARGS = """
             position; 0 adds no layer.
         kernel_initializer: initializer of every convolution (default "he_normal", the papers';
             keras.applications uses Keras' default "glorot_uniform").
+        zero_init_residual: start the residual branch's last scale at zero (the last BN's gamma,
+            or in the pre-activation form the last convolution's kernel), so that the block begins
+            as its shortcut (Goyal et al. 2017, arXiv:1706.02677; torchvision's option of the same
+            name, timm's `zero_init_last`). Default False.
         **kwargs: standard Layer arguments (`name`, `dtype`, `trainable`).
 """
 
@@ -362,6 +379,7 @@ class ResidualBlock(_ResidualUnit):
         bn_momentum=0.9,
         dropout_rate=0.0,
         kernel_initializer="he_normal",
+        zero_init_residual=False,
         **kwargs,
     ):
         super().__init__(
@@ -374,6 +392,7 @@ class ResidualBlock(_ResidualUnit):
             bn_momentum,
             dropout_rate,
             kernel_initializer,
+            zero_init_residual,
             **kwargs,
         )
         self.out_channels = self.filters
@@ -422,6 +441,7 @@ class BottleneckBlock(_ResidualUnit):
         bn_momentum=0.9,
         dropout_rate=0.0,
         kernel_initializer="he_normal",
+        zero_init_residual=False,
         **kwargs,
     ):
         super().__init__(
@@ -434,6 +454,7 @@ class BottleneckBlock(_ResidualUnit):
             bn_momentum,
             dropout_rate,
             kernel_initializer,
+            zero_init_residual,
             **kwargs,
         )
         self.expansion = check_positive_int("BottleneckBlock", "expansion", expansion)

@@ -61,6 +61,7 @@ class ResNetLayout:
     bn_epsilon: float = 1e-5
     bn_momentum: float = 0.9
     kernel_initializer: str = "he_normal"
+    zero_init_residual: bool = True  # each block starts as its shortcut (see `_resnet`)
     dropout_rate: float = 0.0
     default_input: tuple = (224, 224, 3)
     num_classes: int = 1000
@@ -72,13 +73,15 @@ RESNET_VARIANTS = {
     # (Keras 0.9), He initialisation.
     "torchvision": {},
     # keras.applications' ResNet v1 (the original Caffe model): a bias on every convolution, the
-    # stride on the first 1x1, BN eps 1.001e-5, momentum 0.99, Glorot initialisation.
+    # stride on the first 1x1, BN eps 1.001e-5, momentum 0.99, Glorot initialisation, every BN
+    # gamma starting at 1.
     "keras": {
         "conv_bias": True,
         "stride_on": "1x1",
         "bn_epsilon": 1.001e-5,
         "bn_momentum": 0.99,
         "kernel_initializer": "glorot_uniform",
+        "zero_init_residual": False,
     },
     # The project's source notes (spec 16): a 3x3/1 stem conv, no max-pool, 32x32 input, 10 classes.
     "cifar": {"stem": "cifar", "default_input": (32, 32, 3), "num_classes": 10},
@@ -122,6 +125,7 @@ def resnet_stages(layout):
         "bn_momentum": layout.bn_momentum,
         "dropout_rate": layout.dropout_rate,
         "kernel_initializer": layout.kernel_initializer,
+        "zero_init_residual": layout.zero_init_residual,
     }
     if layout.block == "bottleneck":
         options["stride_on"] = layout.stride_on
@@ -147,6 +151,7 @@ def _resnet(
     input_tensor=None,
     weights=None,
     name=None,
+    zero_init_residual=None,
 ):
     """Build a ResNet from a `ResNetLayout`.
 
@@ -165,7 +170,20 @@ def _resnet(
         input_tensor: optional Keras tensor to build the model on.
         weights: None, or a path to a `.weights.h5` file to load.
         name: the model's name (default: the network's, e.g. "resnet50").
+        zero_init_residual: start every block's residual branch at zero (its last BN gamma, or
+            in pre-activation blocks its last convolution kernel), so that a fresh network is a
+            chain of shortcuts (Goyal et al. 2017; torchvision's option, timm's default). Default:
+            True, except `variant="keras"` (False, as keras.applications). It changes only the
+            initial values: with He initialisation and BN's initial statistics, a fresh deep
+            ResNet's activations otherwise grow with depth (about 1e9 after ResNet-110's 54
+            blocks), which overflows float16 at inference under mixed precision.
     """
+    if zero_init_residual is not None:
+        if not isinstance(zero_init_residual, bool):
+            raise ValueError(
+                f"`{network}`: `zero_init_residual` must be True or False; received {zero_init_residual!r}"
+            )
+        layout = dataclasses.replace(layout, zero_init_residual=zero_init_residual)
     if num_classes is None:
         num_classes = layout.num_classes
     check_common_args(

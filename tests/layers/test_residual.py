@@ -204,6 +204,31 @@ def test_post_activation_output_is_rectified():
     assert out.min() >= 0 and out.max() > 0
 
 
+@pytest.mark.parametrize(
+    "make, channels",
+    [
+        (lambda: ResidualBlock(8, zero_init_residual=True), 8),
+        (lambda: BottleneckBlock(2, zero_init_residual=True, conv_bias=True), 8),
+        (lambda: ResidualBlock(8, preactivation=True, zero_init_residual=True), 8),
+        (lambda: BottleneckBlock(2, preactivation=True, zero_init_residual=True), 8),
+    ],
+)
+def test_zero_init_residual_starts_as_the_shortcut(make, channels):
+    block = make()
+    x = _images(channels)
+    out = _np(block(x, training=True))
+    np.testing.assert_allclose(out, x if block.preactivation else np.maximum(x, 0), atol=1e-6)
+    last = block.residual_layers[-1]
+    zeroed = last.kernel if block.preactivation else last.gamma
+    assert not np.any(_np(zeroed))
+    others = [
+        layer
+        for layer in block.residual_layers[:-1]
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert all(np.all(_np(bn.gamma) == 1) for bn in others)
+
+
 # === Sublayer order and names (keras.applications' suffixes) ===
 
 
@@ -323,7 +348,9 @@ def test_zero_pad_shortcut_cannot_drop_channels():
 
 
 def test_gradients_reach_every_trainable_weight():
-    image = keras.Input((8, 8, 4))
+    # 16x16 input: the last block's BNs still see several values per channel (a BN over two values
+    # outputs +-1 whatever its input, which would stop the gradient)
+    image = keras.Input((16, 16, 4))
     blocks = [
         ResidualBlock(6, strides=2),
         ResidualBlock(6, shortcut="projection", preactivation=True, dropout_rate=0.2),
@@ -336,7 +363,9 @@ def test_gradients_reach_every_trainable_weight():
     model = keras.Model(image, x)
     model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
     before = [_np(w) for w in model.trainable_weights]
-    model.train_on_batch(_images(4), RNG.normal(size=(2, 1, 1, 12)).astype("float32"))
+    model.train_on_batch(
+        _images(4, size=16, batch=4), RNG.normal(size=(4, 2, 2, 12)).astype("float32")
+    )
     checked = 0
     for w, old in zip(model.trainable_weights, before):
         if w.path.startswith("biased/") and w.path.endswith("_conv/bias"):
@@ -369,7 +398,12 @@ def test_dropout_only_in_training():
             kernel_initializer="glorot_uniform",
         ),
         lambda: BottleneckBlock(
-            2, expansion=2, shortcut="projection", preactivation=True, name="b"
+            2,
+            expansion=2,
+            shortcut="projection",
+            preactivation=True,
+            zero_init_residual=True,
+            name="b",
         ),
     ],
 )
@@ -394,6 +428,7 @@ def test_keras_round_trip_is_identical(make, tmp_path):
     [
         ResidualBlock(
             16,
+            zero_init_residual=True,
             strides=2,
             shortcut="zero_pad",
             preactivation=True,
@@ -447,6 +482,11 @@ def test_mixed_float16_computes_in_float16_with_float32_variables(mixed_float16)
             "`preactivation` must be True or False",
         ),
         (ResidualBlock, dict(filters=8, conv_bias=1), "`conv_bias` must be True or False"),
+        (
+            BottleneckBlock,
+            dict(filters=8, zero_init_residual=None),
+            "`zero_init_residual` must be True or False",
+        ),
         (
             ResidualBlock,
             dict(filters=8, dropout_rate=1.0),

@@ -36,20 +36,31 @@ COUNTS = {
     ("wide_resnet", (("depth", 16), ("width", 4))): (2_748_890, None),
 }
 
+LARGE = ("resnet101", "resnet152")  # built only to be counted, and not kept
+
 _BUILT = {}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _release_models():
+    yield
+    _BUILT.clear()
+
+
 def build(name, **options):
-    """Build each (name, options) once per test session: the big ImageNet nets take seconds each.
+    """Build each (name, options) once per module: the ImageNet nets take seconds each.
 
     The GAP head makes the count independent of the input size, so the ImageNet nets are built on
-    32x32 inputs (all the tests here need).
+    32x32 inputs, which is all the tests here need.
     """
     key = (name, tuple(sorted(options.items())))
     if key not in _BUILT:
         if kcnn.models.spec(name).default_input[0] == 224 and options.get("variant") != "cifar":
             options = {"input_shape": (32, 32, 3), **options}
-        _BUILT[key] = kcnn.models.get(name, **options)
+        model = kcnn.models.get(name, **options)
+        if name in LARGE:
+            return model
+        _BUILT[key] = model
     return _BUILT[key]
 
 
@@ -66,7 +77,9 @@ def _np(x):
 
 
 @pytest.mark.parametrize(
-    "key", list(COUNTS), ids=lambda k: "-".join([k[0], *(f"{a}={v}" for a, v in k[1])])
+    "key",
+    [pytest.param(key, marks=[pytest.mark.slow] if key[0] in LARGE else []) for key in COUNTS],
+    ids=lambda k: "-".join([k[0], *(f"{a}={v}" for a, v in k[1])]),
 )
 def test_counts_match_the_spec(key):
     name, options = key
@@ -234,6 +247,26 @@ def test_wide_resnet_dropout_between_the_convolutions():
 
 
 @pytest.mark.parametrize(
+    "name, options, zeroed",
+    [
+        ("resnet20", {}, True),
+        ("resnet20", {"zero_init_residual": False}, False),
+        ("resnet50", {}, True),
+        ("resnet50", {"variant": "keras"}, False),  # as keras.applications
+        ("wide_resnet", {"depth": 10, "width": 1}, True),
+    ],
+)
+def test_zero_init_residual(name, options, zeroed):
+    model = build(name, **options)
+    blocks = [
+        layer for layer in model.layers if isinstance(layer, (ResidualBlock, BottleneckBlock))
+    ]
+    assert {block.zero_init_residual for block in blocks} == {zeroed}
+    last = blocks[-1].residual_layers[-1]
+    assert np.any(_np(last.kernel if blocks[-1].preactivation else last.gamma)) != zeroed
+
+
+@pytest.mark.parametrize(
     "name, options, pooling, shape, last",
     [
         ("resnet20", {}, None, (None, 8, 8, 64), "conv4_block3"),
@@ -300,6 +333,11 @@ def test_any_input_size_from_1x1():
             "only applies with `include_top=False`",
         ),
         ("resnet20", {"weights": "imagenet"}, "ships no pretrained weights"),
+        (
+            "resnet20",
+            {"zero_init_residual": 1},
+            "`resnet20`: `zero_init_residual` must be True or False",
+        ),
     ],
 )
 def test_bad_arguments(name, options, message):
