@@ -6,16 +6,16 @@
     >>> kcnn.models.names(pattern="resnet*")
 """
 
+from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models._registry import ModelSpec, families, get, names, spec
 from kcnn.models.alexnet import alexnet
 from kcnn.models.lenet import lenet5
 from kcnn.models.nin import nin
 from kcnn.models.simple_cnn import simple_cnn
 from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
-from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
-from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
+from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models.resnet import (
     preact_resnet164,
     resnet18,
@@ -32,8 +32,8 @@ from kcnn.models.resnet import (
 )
 
 __all__ = [
-    "ModelSpec",
     "AuxiliaryOutputsModel",
+    "ModelSpec",
     "alexnet",
     "densenet121",
     "densenet161",
@@ -47,12 +47,6 @@ __all__ = [
     "lenet5",
     "names",
     "nin",
-    "simple_cnn",
-    "spec",
-    "vgg11",
-    "vgg13",
-    "vgg16",
-    "vgg19",
     "preact_resnet164",
     "resnet101",
     "resnet110",
@@ -64,5 +58,11 @@ __all__ = [
     "resnet44",
     "resnet50",
     "resnet56",
+    "simple_cnn",
+    "spec",
+    "vgg11",
+    "vgg13",
+    "vgg16",
+    "vgg19",
     "wide_resnet",
 ]

@@ -61,7 +61,7 @@ class ResNetLayout:
     bn_epsilon: float = 1e-5
     bn_momentum: float = 0.9
     kernel_initializer: str = "he_normal"
-    zero_init_residual: bool = True  # each block starts as its shortcut (see `_resnet`)
+    zero_init_residual: bool = False  # True: each block starts as its shortcut (see `_resnet`)
     dropout_rate: float = 0.0
     default_input: tuple = (224, 224, 3)
     num_classes: int = 1000
@@ -81,7 +81,6 @@ RESNET_VARIANTS = {
         "bn_epsilon": 1.001e-5,
         "bn_momentum": 0.99,
         "kernel_initializer": "glorot_uniform",
-        "zero_init_residual": False,
     },
     # The project's source notes (spec 16): a 3x3/1 stem conv, no max-pool, 32x32 input, 10 classes.
     "cifar": {"stem": "cifar", "default_input": (32, 32, 3), "num_classes": 10},
@@ -172,11 +171,11 @@ def _resnet(
         name: the model's name (default: the network's, e.g. "resnet50").
         zero_init_residual: start every block's residual branch at zero (its last BN gamma, or
             in pre-activation blocks its last convolution kernel), so that a fresh network is a
-            chain of shortcuts (Goyal et al. 2017; torchvision's option, timm's default). Default:
-            True, except `variant="keras"` (False, as keras.applications). It changes only the
-            initial values: with He initialisation and BN's initial statistics, a fresh deep
-            ResNet's activations otherwise grow with depth (about 1e9 after ResNet-110's 54
-            blocks), which overflows float16 at inference under mixed precision.
+            chain of shortcuts (Goyal et al. 2017; torchvision's option, off by default there and
+            here, as in the papers). It changes only the initial values. Worth turning on for
+            float16 inference with an untrained deep ResNet: with He initialisation and BN's
+            initial statistics, activations grow with depth (about 1e9 after ResNet-110's 54
+            blocks) and overflow float16; training (batch statistics) is not affected.
     """
     if zero_init_residual is not None:
         if not isinstance(zero_init_residual, bool):

@@ -249,11 +249,11 @@ def test_wide_resnet_dropout_between_the_convolutions():
 @pytest.mark.parametrize(
     "name, options, zeroed",
     [
-        ("resnet20", {}, True),
-        ("resnet20", {"zero_init_residual": False}, False),
-        ("resnet50", {}, True),
-        ("resnet50", {"variant": "keras"}, False),  # as keras.applications
-        ("wide_resnet", {"depth": 10, "width": 1}, True),
+        ("resnet20", {}, False),  # the papers' and torchvision's default
+        ("resnet20", {"zero_init_residual": True}, True),
+        ("resnet50", {}, False),
+        ("resnet50", {"variant": "keras", "zero_init_residual": True}, True),
+        ("wide_resnet", {"depth": 10, "width": 1, "zero_init_residual": True}, True),
     ],
 )
 def test_zero_init_residual(name, options, zeroed):
