@@ -139,13 +139,12 @@ def measure_torch_subprocess(workload):
 def compare(rounds):
     """Alternate PyTorch and kcnn processes per workload; print medians and ratios as markdown."""
     print("| workload | PyTorch img/s | kcnn img/s | kcnn / PyTorch |\n|---|---:|---:|---:|")
-    for workload in WORKLOADS:
+    for workload, (_, size, batch) in WORKLOADS.items():
         torch_rates, kcnn_rates = [], []
         for _ in range(rounds):
             torch_rates.append(measure_torch_subprocess(workload))
             kcnn_rates.append(measure_kcnn(workload))
         t, k = statistics.median(torch_rates), statistics.median(kcnn_rates)
-        _, size, batch = WORKLOADS[workload]
         print(f"| {workload} {size}x{size} batch {batch} | {t:.1f} | {k:.1f} | {k / t:.2f} |", flush=True)
 
 

@@ -19,7 +19,7 @@ __version__ = "0.1.0"
 
 _logging.import_keras_quietly()
 
-from kcnn import analysis, layers, models  # noqa: E402
-from kcnn._saving import load_model  # noqa: E402
+from kcnn import analysis, layers, models
+from kcnn._saving import load_model
 
-__all__ = ["analysis", "layers", "models", "load_model", "__version__"]
+__all__ = ["__version__", "analysis", "layers", "load_model", "models"]

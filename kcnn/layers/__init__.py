@@ -6,9 +6,6 @@ Every layer is registered with `keras.saving.register_keras_serializable(package
 
 from kcnn.layers._base import CompositeLayer
 from kcnn.layers.dense import DenseBlock, TransitionBlock
-from kcnn.layers.lenet import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
-from kcnn.layers.normalization import LocalResponseNormalization
-from kcnn.layers.residual import BottleneckBlock, ResidualBlock, ZeroPadShortcut
 from kcnn.layers.inception import (
     AuxiliaryClassifier,
     InceptionA,
@@ -18,6 +15,9 @@ from kcnn.layers.inception import (
     InceptionReductionA,
     InceptionReductionB,
 )
+from kcnn.layers.lenet import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
+from kcnn.layers.normalization import LocalResponseNormalization
+from kcnn.layers.residual import BottleneckBlock, ResidualBlock, ZeroPadShortcut
 
 __all__ = [
     "AuxiliaryClassifier",
@@ -34,8 +34,8 @@ __all__ = [
     "LocalResponseNormalization",
     "PartialConv2D",
     "ResidualBlock",
-    "scaled_tanh",
     "Subsampling",
     "TransitionBlock",
     "ZeroPadShortcut",
+    "scaled_tanh",
 ]

@@ -37,6 +37,13 @@ def check_choice(owner, arg, value, allowed):
     return value
 
 
+def check_bool(owner, arg, value):
+    """Return `value` if it is True or False, else raise a ValueError naming `owner` and `arg`."""
+    if not isinstance(value, bool):
+        _fail(owner, arg, "True or False", value)
+    return value
+
+
 def check_range(owner, arg, value, low, high, low_open=False, high_open=False):
     """Return float `value` if it lies in the interval from `low` to `high`, else raise.
 
@@ -65,6 +72,27 @@ def check_data_format(owner, data_format):
     """Resolve `data_format` (None means Keras' global setting); kcnn layers are channels-last."""
     data_format = data_format or keras.config.image_data_format()
     return check_choice(owner, "data_format", data_format, ("channels_last",))
+
+
+def takes_training(layer):
+    """Whether `layer` behaves differently in training (BatchNormalization, Dropout)."""
+    return isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout))
+
+
+def apply_sequence(layers, x, training=None):
+    """Apply `layers` in order, passing `training` to the layers that take it."""
+    for layer in layers:
+        x = layer(x, training=training) if takes_training(layer) else layer(x)
+    return x
+
+
+def sequence_paths(layers, input_shape):
+    """Pair each of `layers` with the shape it sees; return the pairs and the final shape."""
+    pairs, shape = [], tuple(input_shape)
+    for layer in layers:
+        pairs.append((layer, shape))
+        shape = tuple(layer.compute_output_shape(shape))
+    return pairs, shape
 
 
 class CompositeLayer(keras.layers.Layer):

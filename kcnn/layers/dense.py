@@ -12,6 +12,7 @@ import keras
 
 from kcnn.layers._base import (
     CompositeLayer,
+    apply_sequence,
     check_choice,
     check_data_format,
     check_positive_int,
@@ -30,10 +31,6 @@ def _bn(name, epsilon, momentum, dtype):
 
 def _relu(name, dtype):
     return keras.layers.Activation("relu", name=name, dtype=dtype)
-
-
-def _takes_training(layer):
-    return isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout))
 
 
 def _with_channels(shape, channels):
@@ -153,9 +150,7 @@ class DenseBlock(CompositeLayer):
     def call(self, inputs, training=None):
         x = inputs
         for unit in self.dense_layers:
-            new = x
-            for layer in unit:
-                new = layer(new, training=training) if _takes_training(layer) else layer(new)
+            new = apply_sequence(unit, x, training)
             pair = [x, new] if self.concat_order == "append" else [new, x]
             x = keras.ops.concatenate(pair, axis=-1)
         return x

@@ -25,11 +25,13 @@ from keras import ops
 
 from kcnn.layers._base import (
     CompositeLayer,
+    check_bool,
     check_choice,
     check_data_format,
     check_positive_int,
     check_range,
     check_rank,
+    takes_training,
 )
 
 FIVE_BY_FIVE = ("5x5", "3x3", "double_3x3")
@@ -41,16 +43,6 @@ def _check_bn(owner, epsilon, momentum):
         check_range(owner, "bn_epsilon", epsilon, 0, math.inf, low_open=True),
         check_range(owner, "bn_momentum", momentum, 0, 1),
     )
-
-
-def _check_bool(owner, arg, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{owner}`: `{arg}` must be True or False; received {value!r}")  # noqa: TRY004  (kcnn reports every bad argument as ValueError)
-    return value
-
-
-def _takes_training(layer):
-    return isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout))
 
 
 class _Branches(CompositeLayer):
@@ -115,7 +107,7 @@ class _Branches(CompositeLayer):
                 x = ops.concatenate([self._run(part, x, training) for part in layer], axis=-1)
             elif isinstance(layer, keras.layers.BatchNormalization):
                 x = ops.relu(layer(x, training=training))
-            elif _takes_training(layer):
+            elif takes_training(layer):
                 x = layer(x, training=training)
             else:
                 x = layer(x)
@@ -194,9 +186,9 @@ class InceptionModule(_Branches):
         ):
             widths[arg] = check_positive_int(owner, arg, value)
             setattr(self, arg, widths[arg])
-        self.batch_norm = _check_bool(owner, "batch_norm", batch_norm)
+        self.batch_norm = check_bool(owner, "batch_norm", batch_norm)
         if conv_bias is not None:
-            _check_bool(owner, "conv_bias", conv_bias)
+            check_bool(owner, "conv_bias", conv_bias)
         self.conv_bias = conv_bias
         self.five_by_five = check_choice(owner, "five_by_five", five_by_five, FIVE_BY_FIVE)
         self.bn_epsilon, self.bn_momentum = _check_bn(owner, bn_epsilon, bn_momentum)
@@ -265,7 +257,7 @@ class _InceptionV3Block(_Branches):
         super().__init__(**kwargs)
         owner = type(self).__name__
         check_data_format(owner, None)
-        self.bn_scale = _check_bool(owner, "bn_scale", bn_scale)
+        self.bn_scale = check_bool(owner, "bn_scale", bn_scale)
         self.bn_epsilon, self.bn_momentum = _check_bn(owner, bn_epsilon, bn_momentum)
 
     def _unit(self, name, filters, kernel, strides=1, padding="same"):
@@ -336,7 +328,7 @@ class InceptionA(_InceptionV3Block):
     def __init__(self, pool_features, count_include_pad=False, **kwargs):
         super().__init__(**kwargs)
         self.pool_features = check_positive_int("InceptionA", "pool_features", pool_features)
-        self.count_include_pad = _check_bool("InceptionA", "count_include_pad", count_include_pad)
+        self.count_include_pad = check_bool("InceptionA", "count_include_pad", count_include_pad)
         u = self._unit
         self.branches = [
             u("branch1x1", 64, 1),
@@ -397,7 +389,7 @@ class InceptionB(_InceptionV3Block):
     def __init__(self, channels_7x7, count_include_pad=False, **kwargs):
         super().__init__(**kwargs)
         c7 = self.channels_7x7 = check_positive_int("InceptionB", "channels_7x7", channels_7x7)
-        self.count_include_pad = _check_bool("InceptionB", "count_include_pad", count_include_pad)
+        self.count_include_pad = check_bool("InceptionB", "count_include_pad", count_include_pad)
         u = self._unit
         self.branches = [
             u("branch1x1", 192, 1),
@@ -461,7 +453,7 @@ class InceptionC(_InceptionV3Block):
 
     def __init__(self, count_include_pad=False, **kwargs):
         super().__init__(**kwargs)
-        self.count_include_pad = _check_bool("InceptionC", "count_include_pad", count_include_pad)
+        self.count_include_pad = check_bool("InceptionC", "count_include_pad", count_include_pad)
         u = self._unit
         self.branches = [
             u("branch1x1", 320, 1),
@@ -535,16 +527,16 @@ class AuxiliaryClassifier(_Branches):
         check_data_format(owner, None)
         self.num_classes = check_positive_int(owner, "num_classes", num_classes)
         self.variant = check_choice(owner, "variant", variant, AUX_VARIANTS)
-        self.batch_norm = _check_bool(owner, "batch_norm", batch_norm)
+        self.batch_norm = check_bool(owner, "batch_norm", batch_norm)
         if conv_bias is not None:
-            _check_bool(owner, "conv_bias", conv_bias)
+            check_bool(owner, "conv_bias", conv_bias)
         self.conv_bias = conv_bias
-        self.adaptive_pool = _check_bool(owner, "adaptive_pool", adaptive_pool)
+        self.adaptive_pool = check_bool(owner, "adaptive_pool", adaptive_pool)
         if dropout is not None:
             check_range(owner, "dropout", dropout, 0, 1, high_open=True)
         self.dropout = dropout
         self.classifier_activation = classifier_activation
-        self.bn_scale = _check_bool(owner, "bn_scale", bn_scale)
+        self.bn_scale = check_bool(owner, "bn_scale", bn_scale)
         self.bn_epsilon, self.bn_momentum = _check_bn(owner, bn_epsilon, bn_momentum)
         if self.variant == "inception_v3" and self.adaptive_pool:
             raise ValueError(f"`{owner}`: `adaptive_pool` applies to variant='googlenet' only")

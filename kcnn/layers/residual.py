@@ -26,40 +26,18 @@ import keras
 
 from kcnn.layers._base import (
     CompositeLayer,
+    apply_sequence,
+    check_bool,
     check_choice,
     check_data_format,
     check_positive_int,
     check_range,
     check_rank,
+    sequence_paths,
 )
 
 SHORTCUTS = ("auto", "identity", "projection", "zero_pad")
 STRIDE_POSITIONS = ("3x3", "1x1")
-
-
-def _check_bool(owner, arg, value):
-    if not isinstance(value, bool):
-        raise ValueError(f"`{owner}`: `{arg}` must be True or False; received {value!r}")
-    return value
-
-
-def _takes_training(layer):
-    return isinstance(layer, (keras.layers.BatchNormalization, keras.layers.Dropout))
-
-
-def _run(layers, x, training):
-    for layer in layers:
-        x = layer(x, training=training) if _takes_training(layer) else layer(x)
-    return x
-
-
-def _chain_shapes(layers, input_shape):
-    """Pair each layer with the shape it sees; return the pairs and the final shape."""
-    pairs, shape = [], tuple(input_shape)
-    for layer in layers:
-        pairs.append((layer, shape))
-        shape = tuple(layer.compute_output_shape(shape))
-    return pairs, shape
 
 
 def _strided_size(size, strides):
@@ -156,13 +134,13 @@ class _ResidualUnit(CompositeLayer):
         self.filters = check_positive_int(owner, "filters", filters)
         self.strides = check_positive_int(owner, "strides", strides)
         self.shortcut = check_choice(owner, "shortcut", shortcut, SHORTCUTS)
-        self.preactivation = _check_bool(owner, "preactivation", preactivation)
-        self.conv_bias = _check_bool(owner, "conv_bias", conv_bias)
+        self.preactivation = check_bool(owner, "preactivation", preactivation)
+        self.conv_bias = check_bool(owner, "conv_bias", conv_bias)
         self.bn_epsilon = check_range(owner, "bn_epsilon", bn_epsilon, 0, math.inf, low_open=True)
         self.bn_momentum = check_range(owner, "bn_momentum", bn_momentum, 0, 1)
         self.dropout_rate = check_range(owner, "dropout_rate", dropout_rate, 0, 1, high_open=True)
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
-        self.zero_init_residual = _check_bool(owner, "zero_init_residual", zero_init_residual)
+        self.zero_init_residual = check_bool(owner, "zero_init_residual", zero_init_residual)
 
     # --- sublayer factories -------------------------------------------------------------------
     def _bn(self, name, gamma_initializer="ones"):
@@ -273,8 +251,8 @@ class _ResidualUnit(CompositeLayer):
         shape, so its entry is paired with the input shape (its count and multiply-adds are exact).
         """
         shortcut = self._make_shortcut(input_shape)
-        residual, _ = _chain_shapes(self.residual_layers, input_shape)
-        return [residual, _chain_shapes(shortcut, input_shape)[0]]
+        residual, _ = sequence_paths(self.residual_layers, input_shape)
+        return [residual, sequence_paths(shortcut, input_shape)[0]]
 
     # === Shapes ===
     def compute_output_shape(self, input_shape):
@@ -289,12 +267,12 @@ class _ResidualUnit(CompositeLayer):
         x = inputs
         residual_layers = self.residual_layers
         if self.preactivation:
-            x = _run(residual_layers[:2], x, training)
+            x = apply_sequence(residual_layers[:2], x, training)
             residual_layers = residual_layers[2:]
-        residual = _run(residual_layers, x, training)
+        residual = apply_sequence(residual_layers, x, training)
         # Identity and zero-padding shortcuts keep the raw input (He et al. 2016b); a projection
         # reads the pre-activated tensor when there is one (WRN, keras.applications' ResNetV2).
-        shortcut = _run(
+        shortcut = apply_sequence(
             self.shortcut_layers, x if self.shortcut_kind == "projection" else inputs, training
         )
         out = keras.ops.add(residual, shortcut)

@@ -9,13 +9,11 @@
 from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models._registry import ModelSpec, families, get, names, spec
 from kcnn.models.alexnet import alexnet
-from kcnn.models.lenet import lenet5
-from kcnn.models.nin import nin
-from kcnn.models.simple_cnn import simple_cnn
-from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
+from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
-from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
+from kcnn.models.lenet import lenet5
+from kcnn.models.nin import nin
 from kcnn.models.resnet import (
     preact_resnet164,
     resnet18,
@@ -30,6 +28,8 @@ from kcnn.models.resnet import (
     resnet152,
     wide_resnet,
 )
+from kcnn.models.simple_cnn import simple_cnn
+from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 
 __all__ = [
     "AuxiliaryOutputsModel",
@@ -48,9 +48,6 @@ __all__ = [
     "names",
     "nin",
     "preact_resnet164",
-    "resnet101",
-    "resnet110",
-    "resnet152",
     "resnet18",
     "resnet20",
     "resnet32",
@@ -58,6 +55,9 @@ __all__ = [
     "resnet44",
     "resnet50",
     "resnet56",
+    "resnet101",
+    "resnet110",
+    "resnet152",
     "simple_cnn",
     "spec",
     "vgg11",
