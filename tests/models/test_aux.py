@@ -99,6 +99,7 @@ def test_bad_arguments(outputs, kwargs, message):
         AuxiliaryOutputsModel(image, out if outputs == "single" else [out, out], **kwargs)
 
 
+@pytest.mark.slow
 def test_googlenet_fit_step_with_aux_heads():
     # torchvision's form at 32x32 is the cheapest real network with two side heads (its stem
     # divides by 8); eager mode because tracing the full graph costs a minute on a small CPU (the

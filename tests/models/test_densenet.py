@@ -35,6 +35,7 @@ def densenet121():
     return kcnn.models.densenet121()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(IMAGENET_COUNTS))
 def test_imagenet_parameter_counts(name, densenet121):
     model = densenet121 if name == "densenet121" else kcnn.models.get(name)
@@ -84,6 +85,7 @@ def test_cifar_variant_follows_the_source_notes():
     assert _counts(model) == (6_956_298, 6_956_298 + 83_520)  # spec 16
 
 
+@pytest.mark.slow
 def test_densenet_bc_counts_and_channel_path():
     # spec 9.2: DenseNet-BC-100-12 channels 24 -> 216 -> 108 -> 300 -> 150 -> 342 on 32/16/8 maps
     model = kcnn.models.densenet_bc()
@@ -162,6 +164,7 @@ def test_bad_arguments(call, message):
         call()
 
 
+@pytest.mark.slow
 def test_mixed_float16_output_is_float32(mixed_float16):
     model = kcnn.models.densenet_bc(depth=10, growth_rate=4, input_shape=(8, 8, 3))
     assert model.get_layer("conv2").compute_dtype == "float16"

@@ -106,6 +106,7 @@ def test_paper_aux_heads_need_a_14_to_16_grid():
     assert [o.shape for o in model.outputs] == [(None, 3)] * 3
 
 
+@pytest.mark.slow
 def test_mixed_float16_output_is_float32(mixed_float16):
     model = googlenet(variant="cifar", num_classes=10, input_shape=(16, 16, 3))
     assert model.get_layer("inception3a").compute_dtype == "float16"
@@ -113,6 +114,7 @@ def test_mixed_float16_output_is_float32(mixed_float16):
     assert keras.backend.standardize_dtype(out.dtype) == "float32"
 
 
+@pytest.mark.slow
 def test_save_load_small_input_with_aux_heads(tmp_path):
     model = googlenet(variant="cifar", aux_logits=True, num_classes=4, classifier_activation=None, input_shape=(28, 28, 3))
     assert [layer.name for layer in model.layers if layer.name.startswith("aux")] == ["aux1", "aux2"]

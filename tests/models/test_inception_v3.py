@@ -16,6 +16,7 @@ def _trainable(model):
     return sum(int(np.prod(w.shape)) for w in model.trainable_weights)
 
 
+@pytest.mark.slow
 def test_keras_variant_count():
     model = inception_v3(variant="keras")  # keras.applications.InceptionV3(weights=None)
     assert (_trainable(model), model.count_params()) == (23_817_352, 23_851_784)
@@ -45,6 +46,7 @@ def test_names_and_notop_count_at_75():
     assert not model.get_layer("conv_1a_3x3_bn").scale  # keras.applications: no gamma
 
 
+@pytest.mark.slow
 def test_small_classifier_count_under_mixed_float16(mixed_float16):
     model = inception_v3(num_classes=10, input_shape=(75, 75, 3))  # spec: InceptionV3(75x75, 10)
     assert (_trainable(model), model.count_params()) == (21_788_842, 21_823_274)
@@ -90,6 +92,7 @@ def _kcnn_weighted_layers(model):
     return found
 
 
+@pytest.mark.slow
 def test_weight_copy_by_order_from_keras_applications():
     shape = (75, 75, 3)
     reference = keras.applications.InceptionV3(weights=None, include_top=False, input_shape=shape, pooling="avg")

@@ -13,6 +13,17 @@ import kcnn
 # Builders whose head is a Flatten into a Dense layer need a fixed input size with the top.
 FIXED_HEAD_SIZE = {"alexnet": 227, "simple_cnn": 128}
 
+# The deepest networks take 5-80 s each on the JAX CPU lane (an XLA compilation per op shape);
+# they are marked slow, which CI runs on the TensorFlow lane only.
+HEAVY_FAMILIES = ("densenet", "googlenet", "inception")
+HEAVY_NAMES = ("resnet101", "resnet152", "preact_resnet164", "wide_resnet")
+REGISTRY = [
+    pytest.param(n, marks=pytest.mark.slow)
+    if kcnn.models.spec(n).family in HEAVY_FAMILIES or n in HEAVY_NAMES
+    else n
+    for n in kcnn.models.names()
+]
+
 
 def small_shape(name, include_top=True):
     spec = kcnn.models.spec(name)
@@ -26,7 +37,7 @@ def all_layer_names(model):
     return [layer.name for layer in model._flatten_layers(include_self=False, recursive=True)]
 
 
-@pytest.mark.parametrize("name", kcnn.models.names())
+@pytest.mark.parametrize("name", REGISTRY)
 def test_builder_contract_under_mixed_precision(name, mixed_float16):
     shape = small_shape(name)
     model = kcnn.models.get(name, num_classes=5, input_shape=shape)
@@ -53,7 +64,7 @@ def test_builder_contract_under_mixed_precision(name, mixed_float16):
     assert names == again, f"{name} has auto-generated layer names"
 
 
-@pytest.mark.parametrize("name", kcnn.models.names())
+@pytest.mark.parametrize("name", REGISTRY)
 def test_feature_extractor_with_average_pooling(name):
     shape = small_shape(name, include_top=False)
     features = kcnn.models.get(name, include_top=False, pooling="avg", input_shape=shape)
@@ -63,7 +74,7 @@ def test_feature_extractor_with_average_pooling(name):
     assert keras.ops.convert_to_numpy(features(batch)).shape == (1, features.output.shape[-1])
 
 
-@pytest.mark.parametrize("name", kcnn.models.names())
+@pytest.mark.parametrize("name", REGISTRY)
 def test_rejects_too_small_input_and_bad_classes(name):
     spec = kcnn.models.spec(name)
     if spec.min_input > 1:
