@@ -300,6 +300,7 @@ for _classes, _rule in [
 
 # kcnn's leaf layers, by registered name (kcnn.layers need not be imported for the table).
 for _name, _rule in [
+    ("BatchNormalization", normalization),
     ("LocalResponseNormalization", local_response_normalization),
     ("Subsampling", subsampling),
     ("PartialConv2D", partial_conv),

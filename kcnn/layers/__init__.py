@@ -5,6 +5,7 @@ Every layer is registered with `keras.saving.register_keras_serializable(package
 """
 
 from kcnn.layers._base import CompositeLayer
+from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.layers.dense import DenseBlock, TransitionBlock
 from kcnn.layers.inception import (
     AuxiliaryClassifier,
@@ -21,6 +22,7 @@ from kcnn.layers.residual import BottleneckBlock, ResidualBlock, ZeroPadShortcut
 
 __all__ = [
     "AuxiliaryClassifier",
+    "BatchNormalization",
     "BottleneckBlock",
     "CompositeLayer",
     "DenseBlock",

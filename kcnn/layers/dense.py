@@ -19,12 +19,13 @@ from kcnn.layers._base import (
     check_range,
     check_rank,
 )
+from kcnn.layers.batch_norm import BatchNormalization
 
 CONCAT_ORDERS = ("append", "prepend")
 
 
 def _bn(name, epsilon, momentum, dtype):
-    return keras.layers.BatchNormalization(
+    return BatchNormalization(
         epsilon=epsilon, momentum=momentum, name=name, dtype=dtype
     )
 

@@ -33,6 +33,7 @@ from kcnn.layers._base import (
     check_rank,
     takes_training,
 )
+from kcnn.layers.batch_norm import BatchNormalization
 
 FIVE_BY_FIVE = ("5x5", "3x3", "double_3x3")
 AUX_VARIANTS = ("googlenet", "inception_v3")
@@ -208,7 +209,7 @@ class InceptionModule(_Branches):
             )
             if not self.batch_norm:
                 return [conv]
-            bn = keras.layers.BatchNormalization(
+            bn = BatchNormalization(
                 epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=f"{name}_bn", dtype=dtype
             )
             return [conv, bn]
@@ -267,7 +268,7 @@ class _InceptionV3Block(_Branches):
             keras.layers.Conv2D(
                 filters, kernel, strides=strides, padding=padding, use_bias=False, name=name, dtype=dtype
             ),
-            keras.layers.BatchNormalization(
+            BatchNormalization(
                 scale=self.bn_scale,
                 epsilon=self.bn_epsilon,
                 momentum=self.bn_momentum,
@@ -552,7 +553,7 @@ class AuxiliaryClassifier(_Branches):
             )
             if not with_bn:
                 return [conv]
-            bn = keras.layers.BatchNormalization(
+            bn = BatchNormalization(
                 scale=self.bn_scale, epsilon=self.bn_epsilon, momentum=self.bn_momentum, name=f"{name}_bn", dtype=dtype
             )
             return [conv, bn]

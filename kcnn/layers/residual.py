@@ -35,6 +35,7 @@ from kcnn.layers._base import (
     check_rank,
     sequence_paths,
 )
+from kcnn.layers.batch_norm import BatchNormalization
 
 SHORTCUTS = ("auto", "identity", "projection", "zero_pad")
 STRIDE_POSITIONS = ("3x3", "1x1")
@@ -144,7 +145,7 @@ class _ResidualUnit(CompositeLayer):
 
     # --- sublayer factories -------------------------------------------------------------------
     def _bn(self, name, gamma_initializer="ones"):
-        return keras.layers.BatchNormalization(
+        return BatchNormalization(
             epsilon=self.bn_epsilon,
             momentum=self.bn_momentum,
             gamma_initializer=gamma_initializer,

@@ -12,7 +12,7 @@ import collections
 
 import keras
 
-from kcnn.layers import DenseBlock, TransitionBlock
+from kcnn.layers import BatchNormalization, DenseBlock, TransitionBlock
 from kcnn.models._common import (
     chain,
     check_common_args,
@@ -57,7 +57,7 @@ def densenet_stem(kind, filters):
     return [
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
         keras.layers.Conv2D(filters, 7, strides=2, use_bias=False, name="conv1_conv"),
-        keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn"),
+        BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn"),
         keras.layers.Activation("relu", name="conv1_relu"),
         keras.layers.ZeroPadding2D(1, name="pool1_pad"),
         keras.layers.MaxPooling2D(3, strides=2, name="pool1"),
@@ -140,7 +140,7 @@ def _densenet(
     x = chain(
         x,
         [
-            keras.layers.BatchNormalization(epsilon=BN_EPSILON, name="bn"),
+            BatchNormalization(epsilon=BN_EPSILON, name="bn"),
             keras.layers.Activation("relu", name="relu"),
         ],
     )

@@ -23,6 +23,7 @@ import collections
 
 import keras
 
+from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.layers.inception import AuxiliaryClassifier, InceptionModule
 from kcnn.layers.normalization import LocalResponseNormalization
 from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, AuxiliaryOutputsModel
@@ -86,7 +87,7 @@ def conv_unit(name, filters, kernel, v, strides=1, padding="same"):
         return [keras.layers.Conv2D(filters, kernel, strides, padding, activation="relu", name=name)]
     return [
         keras.layers.Conv2D(filters, kernel, strides, padding, use_bias=v.conv_bias, name=name),
-        keras.layers.BatchNormalization(epsilon=v.bn_epsilon, momentum=v.bn_momentum, name=f"{name}_bn"),
+        BatchNormalization(epsilon=v.bn_epsilon, momentum=v.bn_momentum, name=f"{name}_bn"),
         keras.layers.Activation("relu", name=f"{name}_relu"),
     ]
 

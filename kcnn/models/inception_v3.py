@@ -16,6 +16,7 @@ import collections
 
 import keras
 
+from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.layers.inception import (
     AuxiliaryClassifier,
     InceptionA,
@@ -71,7 +72,7 @@ def stem(v):
     def unit(name, filters, kernel, strides=1, padding="valid"):
         return [
             keras.layers.Conv2D(filters, kernel, strides, padding, use_bias=False, name=name),
-            keras.layers.BatchNormalization(
+            BatchNormalization(
                 scale=v.bn_scale, epsilon=v.bn_epsilon, momentum=v.bn_momentum, name=f"{name}_bn"
             ),
             keras.layers.Activation("relu", name=f"{name}_relu"),

@@ -15,7 +15,7 @@ import dataclasses
 
 import keras
 
-from kcnn.layers import BottleneckBlock, ResidualBlock
+from kcnn.layers import BatchNormalization, BottleneckBlock, ResidualBlock
 from kcnn.models._common import (
     chain,
     check_common_args,
@@ -93,7 +93,7 @@ def resnet_stem(layout):
     """The stem's layers: keras.applications' ImageNet stem, or a single 3x3 conv for CIFAR."""
     conv_options = {"use_bias": layout.conv_bias, "kernel_initializer": layout.kernel_initializer}
     bn_relu = [
-        keras.layers.BatchNormalization(
+        BatchNormalization(
             epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="conv1_bn"
         ),
         keras.layers.Activation("relu", name="conv1_relu"),
@@ -201,7 +201,7 @@ def _resnet(
         x = chain(
             x,
             [
-                keras.layers.BatchNormalization(
+                BatchNormalization(
                     epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="post_bn"
                 ),
                 keras.layers.Activation("relu", name="post_relu"),

@@ -13,6 +13,7 @@ convolution, BN with torch's eps 1e-5 and momentum 0.1 (Keras momentum 0.9).
 
 import keras
 
+from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
 from kcnn.models._registry import register
 
@@ -35,7 +36,7 @@ def vgg_block(index, convs, filters, batch_norm):
         if batch_norm:
             layers += [
                 keras.layers.Conv2D(filters, 3, padding="same", name=f"{prefix}conv{i}"),
-                keras.layers.BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{prefix}bn{i}"),
+                BatchNormalization(epsilon=1e-5, momentum=0.9, name=f"{prefix}bn{i}"),
                 keras.layers.Activation("relu", name=f"{prefix}relu{i}"),
             ]
         else:
