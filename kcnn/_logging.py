@@ -31,9 +31,14 @@ def configure_tensorflow_environment():
     - `TF_ENABLE_ONEDNN_OPTS=1`: oneDNN kernels make Keras-on-TF training 2-4x faster on AVX2
       CPUs, where TensorFlow leaves them off by default (CIFAR ResNet-20 186 vs 93 images/s,
       ResNet-50 at 64x64 31-34 vs 7.8 on a 2-core AMD EPYC; spec measured-notes.md).
+
+    TensorFlow reads the oneDNN switch when it is imported. If it already was (`import keras`
+    before `import kcnn` on the TensorFlow backend), the switch is left unset, so what runs is
+    what is recorded, and `kcnn train` says how to get oneDNN (`runtime.onednn_hint`).
     """
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
+    if "tensorflow" not in sys.modules:
+        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 @contextlib.contextmanager

@@ -52,3 +52,24 @@ def test_layers_models_and_analysis_import_without_tensorflow():
     result = _run(code, KERAS_BACKEND="jax")
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "271098"
+
+
+ONEDNN_STATE = (
+    "import os\n"
+    "from tensorflow.python.util import _pywrap_util_port\n"
+    "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), _pywrap_util_port.IsMklEnabled())\n"
+)
+
+
+def test_onednn_on_when_kcnn_is_imported_first_and_left_alone_after_tensorflow():
+    """TensorFlow reads the switch at import: kcnn sets it only where it still takes effect."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
+    outputs = []
+    for first in ("import kcnn\nimport keras\n", "import keras\nimport kcnn\n"):
+        result = subprocess.run(
+            [sys.executable, "-c", first + ONEDNN_STATE],
+            check=False, capture_output=True, text=True, env=env, timeout=300,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        outputs.append(result.stdout.strip().splitlines()[-1])
+    assert outputs == ["1 True", "None False"]

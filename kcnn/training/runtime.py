@@ -193,3 +193,18 @@ def setup(config):
 def onednn_setting():
     """The TF_ENABLE_ONEDNN_OPTS value this process started with ("unset" if none)."""
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
+
+
+def onednn_hint(rt):
+    """A line for a CPU run on TensorFlow without oneDNN asked for, else None.
+
+    Args:
+        rt: the `Runtime` of the run.
+    """
+    if rt.backend != "tensorflow" or rt.gpus or onednn_setting() != "unset":
+        return None
+    return (
+        "kcnn train: TensorFlow was imported before kcnn, so its oneDNN CPU kernels stay at "
+        "TensorFlow's default (off on most AVX2 CPUs, about half the speed); import kcnn first "
+        "or set TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow starts"
+    )
