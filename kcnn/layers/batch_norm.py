@@ -1,12 +1,15 @@
-"""Batch normalization that uses TensorFlow's fused kernel where it can.
+"""Batch normalization that trains with TensorFlow's fused kernel.
 
-Keras 3's `BatchNormalization` is written with `keras.ops`; on the TensorFlow backend that becomes
-about ten element-wise operations per layer (moments, then `tf.nn.batch_normalization`), where
-Keras 2 called the single fused kernel (`FusedBatchNormV3`, which oneDNN and cuDNN implement). On
-the 2-core CPU of benchmarks/README.md the fused kernel trains ResNet-20 about 9% faster and
-ResNet-50 and DenseNet-121 about 13% faster, with the same results up to float rounding. Every
-other case (other backends, masks, renorm, synchronized statistics, float64, a channel axis that
-is not the last of a 4-D input) runs Keras' own code.
+Keras 3's `BatchNormalization` is written with `keras.ops`; on the TensorFlow backend a training
+step becomes about ten element-wise operations per layer (moments, moving averages,
+`tf.nn.batch_normalization`), where Keras 2 called the single fused kernel (`FusedBatchNormV3`,
+which oneDNN and cuDNN implement). Measured on the 2-core CPU of benchmarks/README.md, in one
+process against the same model with Keras' code: CIFAR ResNet-20 trains 1.09-1.31 times as fast,
+DenseNet-121 1.13-1.17, ResNet-50 and Inception v3 0.98-1.14 (equal within that machine's noise).
+Inference keeps Keras' code: its graph is keras.applications' (which grappler folds into the
+convolutions), and the fused kernel measured no faster there (0.80-1.14). Everything else (other
+backends, masks, renorm, synchronized statistics, float64, a channel axis that is not the last of
+a 4-D input) runs Keras' code.
 """
 
 import keras
@@ -16,15 +19,15 @@ _FUSABLE_DTYPES = ("float32",)
 
 @keras.saving.register_keras_serializable(package="kcnn")
 class BatchNormalization(keras.layers.BatchNormalization):
-    """`keras.layers.BatchNormalization`, with TensorFlow's fused kernel on 4-D channels-last input.
+    """`keras.layers.BatchNormalization` that trains with TensorFlow's fused kernel.
 
     Same arguments, weights (`gamma`, `beta`, `moving_mean`, `moving_variance`), config and
     semantics as Keras' layer, which it subclasses: in training it normalizes with the batch's
     mean and biased variance and moves the moving statistics by `momentum`; in inference it uses
     the moving statistics. Like Keras' layer it computes in float32 and returns its compute dtype.
 
-    On the TensorFlow backend, for a 4-D input normalized over its last axis, both modes run the
-    fused kernel (`FusedBatchNormV3`). Anywhere else it is exactly Keras' layer.
+    On the TensorFlow backend, a training step on a 4-D input normalized over its last axis runs
+    the fused kernel (`FusedBatchNormV3`); everything else is exactly Keras' layer.
 
     Args:
         **kwargs: the arguments of `keras.layers.BatchNormalization` (`axis`, `momentum`,
@@ -32,9 +35,9 @@ class BatchNormalization(keras.layers.BatchNormalization):
     """
 
     def call(self, inputs, training=None, mask=None):
-        if not self._fusable(inputs, mask):
+        if not (training and self.trainable and self._fusable(inputs, mask)):
             return super().call(inputs, training=training, mask=mask)
-        return self._fused_call(inputs, training=bool(training) and self.trainable)
+        return self._fused_training_call(inputs)
 
     def _fusable(self, inputs, mask):
         return (
@@ -47,28 +50,13 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and keras.backend.result_type(inputs.dtype, "float32") in _FUSABLE_DTYPES
         )
 
-    def _fused_call(self, inputs, training):
+    def _fused_training_call(self, inputs):
         import tensorflow as tf  # only reached on the TensorFlow backend
 
         x = tf.cast(inputs, "float32")
         channels = x.shape[-1]
         scale = tf.cast(self.gamma, "float32") if self.scale else tf.ones([channels])
         offset = tf.cast(self.beta, "float32") if self.center else tf.zeros([channels])
-        moving_mean = tf.cast(self.moving_mean, "float32")
-        moving_variance = tf.cast(self.moving_variance, "float32")
-        if not training:
-            outputs = tf.raw_ops.FusedBatchNormV3(
-                x=x,
-                scale=scale,
-                offset=offset,
-                mean=moving_mean,
-                variance=moving_variance,
-                epsilon=self.epsilon,
-                data_format="NHWC",
-                is_training=False,
-            )[0]
-            return tf.cast(outputs, self.compute_dtype)
-
         empty = tf.constant([], "float32")
         outputs, mean, variance = tf.raw_ops.FusedBatchNormV3(
             x=x,
@@ -85,6 +73,8 @@ class BatchNormalization(keras.layers.BatchNormalization):
         # times larger); Keras' layer moves its statistics by the biased one.
         count = tf.cast(tf.reduce_prod(tf.shape(x)[:-1]), "float32")
         variance = tf.where(count > 1.0, variance * (count - 1.0) / count, tf.zeros_like(variance))
+        moving_mean = tf.cast(self.moving_mean, "float32")
+        moving_variance = tf.cast(self.moving_variance, "float32")
         self.moving_mean.assign(moving_mean * self.momentum + mean * (1.0 - self.momentum))
         self.moving_variance.assign(
             moving_variance * self.momentum + variance * (1.0 - self.momentum)

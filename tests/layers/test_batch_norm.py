@@ -122,7 +122,7 @@ def test_zoo_uses_it_inside_and_outside_blocks():
 
 @pytest.mark.tf_only
 class TestFusedKernel:
-    """The fast path is really taken on TensorFlow (and not where it cannot apply)."""
+    """The fast path is really taken on TensorFlow when training (and not where it cannot apply)."""
 
     @staticmethod
     def _ops(layer, shape, training, **call_kwargs):
@@ -132,10 +132,13 @@ class TestFusedKernel:
         graph = function.get_concrete_function(tf.TensorSpec(shape, "float32")).graph
         return {op.type for op in graph.get_operations()}
 
-    @pytest.mark.parametrize("training", [True, False])
-    def test_fused_on_4d_channels_last(self, training):
+    def test_fused_when_training_on_4d_channels_last(self):
         _, ours = _pair((2, 3, 3, 4))
-        assert "FusedBatchNormV3" in self._ops(ours, (2, 3, 3, 4), training)
+        assert "FusedBatchNormV3" in self._ops(ours, (2, 3, 3, 4), True)
+
+    def test_keras_code_in_inference(self):
+        reference, ours = _pair((2, 3, 3, 4))
+        assert self._ops(ours, (2, 3, 3, 4), False) == self._ops(reference, (2, 3, 3, 4), False)
 
     @pytest.mark.parametrize(
         "shape, kwargs",
