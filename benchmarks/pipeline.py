@@ -14,6 +14,7 @@ import os
 import platform
 import statistics
 import subprocess
+import sys
 import time
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -22,8 +23,15 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 def measure(preset, *, examples, batch_size, passes, deterministic=False):
     import kcnn.data
 
-    ds, _ = kcnn.data.load("synthetic", "train", batch_size, augment=preset, seed=0,
-                           num_examples=examples, deterministic=deterministic)
+    ds, _ = kcnn.data.load(
+        "synthetic",
+        "train",
+        batch_size,
+        augment=preset,
+        seed=0,
+        num_examples=examples,
+        deterministic=deterministic,
+    )
     count = 0
     for x, _ in ds:  # fill the cache; tracing and thread-pool start-up happen here too
         count += int(x.shape[0])
@@ -41,8 +49,12 @@ def main(argv=None):
     import kcnn.data
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--presets", nargs="*", default=None,
-                        help="presets to time (default: none, every preset, cifar deterministic)")
+    parser.add_argument(
+        "--presets",
+        nargs="*",
+        default=None,
+        help="presets to time (default: none, every preset, cifar deterministic)",
+    )
     parser.add_argument("--examples", type=int, default=20_000)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--passes", type=int, default=3)
@@ -55,8 +67,13 @@ def main(argv=None):
     print("| preset | mode | images/s |\n|---|---|---:|", flush=True)
     results = []
     for preset, det in rows:  # each row is printed as soon as it is measured
-        rate = measure(None if preset == "none" else preset, examples=args.examples,
-                       batch_size=args.batch_size, passes=args.passes, deterministic=det)
+        rate = measure(
+            None if preset == "none" else preset,
+            examples=args.examples,
+            batch_size=args.batch_size,
+            passes=args.passes,
+            deterministic=det,
+        )
         results.append({"preset": preset, "deterministic": det, "images_per_s": round(rate)})
         mode = "deterministic (serial map)" if det else "AUTOTUNE"
         print(f"| {preset} | {mode} | {round(rate):,} |", flush=True)
@@ -65,19 +82,34 @@ def main(argv=None):
         import tensorflow as tf
 
         try:
-            commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                                    text=True, check=True).stdout.strip()
+            commit = subprocess.run(
+                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
+            ).stdout.strip()
         except (OSError, subprocess.CalledProcessError):
             commit = None
-        env = {"cpus": os.cpu_count(), "machine": platform.processor() or platform.machine(),
-               "python": platform.python_version(), "tensorflow": tf.__version__,
-               "commit": commit, "date": time.strftime("%Y-%m-%d"),
-               "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None}
+        env = {
+            "cpus": os.cpu_count(),
+            "machine": platform.processor() or platform.machine(),
+            "python": platform.python_version(),
+            "tensorflow": tf.__version__,
+            "commit": commit,
+            "date": time.strftime("%Y-%m-%d"),
+            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        }
         with open(args.json, "w") as f:
-            json.dump({"benchmark": "pipeline", "examples": args.examples,
-                       "batch_size": args.batch_size, "environment": env, "results": results},
-                      f, indent=2)
+            json.dump(
+                {
+                    "benchmark": "pipeline",
+                    "examples": args.examples,
+                    "batch_size": args.batch_size,
+                    "environment": env,
+                    "results": results,
+                },
+                f,
+                indent=2,
+            )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

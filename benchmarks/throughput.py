@@ -35,20 +35,38 @@ KERAS_APPLICATIONS = {
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--models", nargs="+", default=["resnet20"], help="NAME or NAME:VARIANT")
-    parser.add_argument("--input-size", type=int, default=None, help="height = width (default: the model's)")
+    parser.add_argument(
+        "--input-size", type=int, default=None, help="height = width (default: the model's)"
+    )
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--num-classes", type=int, default=10)
     parser.add_argument("--mode", choices=("train", "infer", "both"), default="both")
     parser.add_argument("--warmup", type=int, default=3, help="untimed steps first (compilation)")
     parser.add_argument("--steps", type=int, default=5, help="timed steps per repeat")
-    parser.add_argument("--repeats", type=int, default=3, help="alternating repeats; the median is reported")
-    parser.add_argument("--precision", default="float32", choices=("float32", "mixed_float16", "mixed_bfloat16"))
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="alternating repeats; the median is reported"
+    )
+    parser.add_argument(
+        "--precision", default="float32", choices=("float32", "mixed_float16", "mixed_bfloat16")
+    )
     parser.add_argument("--jit-compile", default="off", choices=("on", "off", "auto"))
-    parser.add_argument("--onednn", default="on", choices=("on", "off", "default"),
-                        help="TF_ENABLE_ONEDNN_OPTS on CPU (TensorFlow backend only)")
+    parser.add_argument(
+        "--onednn",
+        default="on",
+        choices=("on", "off", "default"),
+        help="TF_ENABLE_ONEDNN_OPTS on CPU (TensorFlow backend only)",
+    )
     parser.add_argument("--no-reference", action="store_true", help="skip keras.applications")
+    parser.add_argument(
+        "--keras-batchnorm",
+        action="store_true",
+        help="also time kcnn's model with Keras' BatchNormalization code instead of the fused "
+        "kernel, alternating in the same process (the fused kernel's speed-up)",
+    )
     parser.add_argument("--json", help="write the results to this file")
     return parser.parse_args(argv)
 
@@ -71,6 +89,14 @@ def build_pair(keras, kcnn, name, variant, input_shape, num_classes):
             weights=None, input_shape=input_shape, classes=num_classes
         )
     return ours, reference
+
+
+def with_keras_batchnorm(keras, model):
+    """`model` with every kcnn BatchNormalization running Keras' own code (benchmark only)."""
+    for layer in model._flatten_layers():
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.call = keras.layers.BatchNormalization.call.__get__(layer)
+    return model
 
 
 def compile_model(keras, model, jit_compile):
@@ -122,16 +148,23 @@ def main(argv=None):
         ours, reference = build_pair(keras, kcnn, name, variant, input_shape, args.num_classes)
         if args.no_reference:
             reference = None
+        unfused = None
+        if args.keras_batchnorm:
+            unfused = with_keras_batchnorm(
+                keras, build_pair(keras, kcnn, name, variant, input_shape, args.num_classes)[0]
+            )
         rng = np.random.default_rng(0)
         images = rng.normal(size=(args.batch_size, *input_shape)).astype("float32")
         labels = rng.integers(0, args.num_classes, size=(args.batch_size,))
-        for model in filter(None, (ours, reference)):
+        for model in filter(None, (ours, reference, unfused)):
             compile_model(keras, model, args.jit_compile)
         modes = ("train", "infer") if args.mode == "both" else (args.mode,)
         for mode in modes:
             timers = {"kcnn": step_timer(ours, images, labels, mode)}
             if reference is not None:
                 timers["keras.applications"] = step_timer(reference, images, labels, mode)
+            if unfused is not None:
+                timers["keras_batchnorm"] = step_timer(unfused, images, labels, mode)
             seconds = measure(timers, args.warmup, args.steps, args.repeats)
             row = {
                 "model": entry,
@@ -141,8 +174,13 @@ def main(argv=None):
                 "kcnn_images_per_s": args.batch_size / seconds["kcnn"],
             }
             if "keras.applications" in seconds:
-                row["keras_applications_images_per_s"] = args.batch_size / seconds["keras.applications"]
+                row["keras_applications_images_per_s"] = (
+                    args.batch_size / seconds["keras.applications"]
+                )
                 row["ratio"] = seconds["keras.applications"] / seconds["kcnn"]
+            if "keras_batchnorm" in seconds:
+                row["keras_batchnorm_images_per_s"] = args.batch_size / seconds["keras_batchnorm"]
+                row["fused_batchnorm_speedup"] = seconds["keras_batchnorm"] / seconds["kcnn"]
             results.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
         keras.backend.clear_session()
@@ -168,18 +206,30 @@ def main(argv=None):
 
 
 def markdown_table(results):
-    lines = [
-        "| model | mode | input | batch | kcnn img/s | keras.applications img/s | ratio |",
-        "|---|---|---|---:|---:|---:|---:|",
-    ]
+    """The results as a markdown table; the Keras-BatchNormalization columns only when timed."""
+    unfused = any("keras_batchnorm_images_per_s" in r for r in results)
+    header = "| model | mode | input | batch | kcnn img/s | keras.applications img/s | ratio |"
+    rule = "|---|---|---|---:|---:|---:|---:|"
+    if unfused:
+        header += " kcnn with Keras' BN img/s | fused BN speed-up |"
+        rule += "---:|---:|"
+    lines = [header, rule]
+
+    def number(row, key, digits):
+        return "" if key not in row else f"{row[key]:.{digits}f}"
+
     for r in results:
-        ref = r.get("keras_applications_images_per_s")
-        ref_text = "" if ref is None else f"{ref:.1f}"
-        ratio_text = "" if ref is None else f"{r['ratio']:.2f}"
-        lines.append(
+        line = (
             f"| {r['model']} | {r['mode']} | {r['input']} | {r['batch']} | "
-            f"{r['kcnn_images_per_s']:.1f} | {ref_text} | {ratio_text} |"
+            f"{r['kcnn_images_per_s']:.1f} | {number(r, 'keras_applications_images_per_s', 1)} | "
+            f"{number(r, 'ratio', 2)} |"
         )
+        if unfused:
+            line += (
+                f" {number(r, 'keras_batchnorm_images_per_s', 1)} |"
+                f" {number(r, 'fused_batchnorm_speedup', 2)} |"
+            )
+        lines.append(line)
     return "\n".join(lines)
 
 

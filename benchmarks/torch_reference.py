@@ -116,9 +116,23 @@ def measure_kcnn(workload):
     model, size, batch = WORKLOADS[workload]
     out = os.path.join(HERE, "results", f".kcnn_{workload}.json")
     subprocess.run(
-        [sys.executable, os.path.join(HERE, "throughput.py"), "--models", model, "--mode", "train",
-         "--input-size", str(size), "--batch-size", str(batch), "--no-reference", "--json", out],
-        check=True, capture_output=True,
+        [
+            sys.executable,
+            os.path.join(HERE, "throughput.py"),
+            "--models",
+            model,
+            "--mode",
+            "train",
+            "--input-size",
+            str(size),
+            "--batch-size",
+            str(batch),
+            "--no-reference",
+            "--json",
+            out,
+        ],
+        check=True,
+        capture_output=True,
     )
     with open(out) as handle:
         rate = json.load(handle)["results"][0]["kcnn_images_per_s"]
@@ -129,9 +143,20 @@ def measure_kcnn(workload):
 def measure_torch_subprocess(workload):
     _, size, batch = WORKLOADS[workload]
     result = subprocess.run(
-        [sys.executable, __file__, "--model", workload, "--input-size", str(size),
-         "--batch-size", str(batch), "--quiet"],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            __file__,
+            "--model",
+            workload,
+            "--input-size",
+            str(size),
+            "--batch-size",
+            str(batch),
+            "--quiet",
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     return float(result.stdout.strip())
 
@@ -145,11 +170,16 @@ def compare(rounds):
             torch_rates.append(measure_torch_subprocess(workload))
             kcnn_rates.append(measure_kcnn(workload))
         t, k = statistics.median(torch_rates), statistics.median(kcnn_rates)
-        print(f"| {workload} {size}x{size} batch {batch} | {t:.1f} | {k:.1f} | {k / t:.2f} |", flush=True)
+        print(
+            f"| {workload} {size}x{size} batch {batch} | {t:.1f} | {k:.1f} | {k / t:.2f} |",
+            flush=True,
+        )
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--model", choices=sorted(WORKLOADS), default="resnet20")
     parser.add_argument("--input-size", type=int)
     parser.add_argument("--batch-size", type=int)

@@ -1,0 +1,140 @@
+"""The benchmark scripts run end to end on tiny settings and report what they measured.
+
+Speed targets live in benchmarks/README.md, never here: these tests check that the scripts work
+(flags, JSON, tables, the JAX path with mixed precision) so that a GPU session can trust them.
+"""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks")
+
+
+def _script(name):
+    spec = importlib.util.spec_from_file_location(
+        f"benchmarks_{name}", os.path.join(BENCHMARKS, f"{name}.py")
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+QUICK = ["--warmup", "1", "--steps", "1", "--repeats", "1"]
+
+
+def test_throughput_times_kcnn_and_keras_applications_side_by_side(tmp_path, capsys):
+    out = tmp_path / "throughput.json"
+    argv = [
+        "--models",
+        "vgg16",
+        "--input-size",
+        "32",
+        "--batch-size",
+        "2",
+        *QUICK,
+        "--json",
+        str(out),
+    ]
+    assert _script("throughput").main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [(r["model"], r["mode"]) for r in report["results"]] == [
+        ("vgg16", "train"),
+        ("vgg16", "infer"),
+    ]
+    for row in report["results"]:
+        assert row["kcnn_images_per_s"] > 0 and row["keras_applications_images_per_s"] > 0
+        assert row["ratio"] == pytest.approx(
+            row["kcnn_images_per_s"] / row["keras_applications_images_per_s"]
+        )
+    assert report["environment"]["backend"] == "tensorflow"
+    assert "| vgg16 | train | 32x32x3 | 2 |" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
+    """The GPU machine has JAX and no TensorFlow: the script's path there, run on the CPU."""
+    out = tmp_path / "jax.json"
+    command = [
+        sys.executable,
+        os.path.join(BENCHMARKS, "throughput.py"),
+        "--models",
+        "simple_cnn",
+        "--batch-size",
+        "4",
+        "--precision",
+        precision,
+        "--jit-compile",
+        "on",
+        "--no-reference",
+        *QUICK,
+        "--json",
+        str(out),
+    ]
+    result = subprocess.run(
+        command,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "KERAS_BACKEND": "jax"},
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["environment"]["backend"] == "jax"
+    assert report["environment"]["precision"] == precision
+    assert {r["mode"] for r in report["results"]} == {"train", "infer"}
+    assert all(r["kcnn_images_per_s"] > 0 for r in report["results"])
+
+
+def test_cpu_study_measures_each_configuration_in_its_own_process(tmp_path):
+    out = tmp_path / "study.json"
+    argv = [
+        "--workloads",
+        "resnet20",
+        "--configs",
+        "default",
+        "keras-batchnorm",
+        "--rounds",
+        "1",
+        *QUICK,
+        "--json",
+        str(out),
+    ]
+    assert _script("cpu_study").main(argv) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [r["config"] for r in results] == ["default", "keras-batchnorm"]
+    assert all(r["error"] is None and r["images_per_s"] > 0 for r in results)
+    assert results[0]["ratio_to_default"] == 1.0
+
+
+def test_cpu_study_skips_configurations_a_workload_cannot_run():
+    study = _script("cpu_study")
+    assert not study.applies(
+        "resnet20", "app-channels-first"
+    )  # keras.applications has no ResNet-20
+    assert study.applies("resnet50", "app-channels-first")
+
+
+def test_pipeline_reports_images_per_second(tmp_path):
+    out = tmp_path / "pipeline.json"
+    argv = [
+        "--presets",
+        "cifar",
+        "--examples",
+        "512",
+        "--batch-size",
+        "128",
+        "--passes",
+        "1",
+        "--json",
+        str(out),
+    ]
+    assert _script("pipeline").main(argv) == 0
+    report = json.loads(out.read_text())
+    assert [(r["preset"], r["deterministic"]) for r in report["results"]] == [("cifar", False)]
+    assert report["results"][0]["images_per_s"] > 0
