@@ -3,6 +3,9 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# What users get: kcnn turns oneDNN on when it is imported before TensorFlow, but this file
+# imports Keras (and so TensorFlow) first.
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 # The tests run tiny inputs through many differently shaped ops, so XLA's compile time (every op
 # shape on the JAX backend, jit_compile=True on TensorFlow) dominates their run time. Without
 # LLVM's optimisations the JAX lane runs 2.3x faster (tests/layers/test_residual.py: 53 s -> 23 s).

@@ -3,16 +3,13 @@
 Each "auto" is decided here from the machine, and `Runtime` records both what was asked for
 and what was chosen; the trainer records what actually ran (`model.jit_compile` after compile).
 
-CPU speed. `TF_ENABLE_ONEDNN_OPTS=1` is set by `kcnn/_logging.py` before TensorFlow is first
-imported (it has no effect later). Measured on a 2-core AMD EPYC (AVX2, no AVX-512), TF 2.21:
-ResNet-50 at 64x64 trains at 31-34 images/s with oneDNN against 7.8-12.6 without, CIFAR
-ResNet-20 at 186 against 93 (see the spec's measured-notes.md); TensorFlow turns oneDNN on by
-default only on CPUs with AVX-512 VNNI/BF16 or AMX. Rechecked through this trainer (resnet20 on
-synthetic 32x32 data, batch 128, runs alternated on the same 2 cores while other work was
-running, so rough): 132 and 179 images/s with oneDNN against 68 and 101 without. XLA did not
-help on that CPU (ResNet-20 185 images/s with XLA, 186 without; ResNet-50 7.8 with XLA, 31-34
-without), so "auto" leaves it off on CPU. TensorFlow's default thread pools (one intra-op thread
-per core) are kept.
+CPU speed. `TF_ENABLE_ONEDNN_OPTS=1` is set by `kcnn/_logging.py` when kcnn is imported before
+TensorFlow (TensorFlow reads it once, at import; otherwise `onednn_hint` says how to get it).
+benchmarks/README.md has the CPU study behind these defaults (2-core AMD EPYC, AVX2, TF 2.21):
+without oneDNN, CIFAR ResNet-20 trains at 0.52 and ResNet-50 (64x64) at 0.34 of the speed;
+XLA (0.64, 0.24), Keras on JAX (0.24, 0.20) and bfloat16 (0.08) are slower on that CPU, so
+"auto" leaves XLA off and picks float32 there; TensorFlow's default thread pools were best or
+equal and are kept.
 
 Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
 cores); float16 on older GPUs or on CPU is slower than float32. The policy is set before the
