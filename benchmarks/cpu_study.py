@@ -100,9 +100,6 @@ def run_child(workload, config, warmup, steps, repeats):
             tf.config.threading.set_intra_op_parallelism_threads(settings["intra"])
         if "inter" in settings:
             tf.config.threading.set_inter_op_parallelism_threads(settings["inter"])
-    if settings.get("keras_batchnorm"):
-        # Benchmark-only: make kcnn's layer run Keras' own code, to time what the kernel buys.
-        kcnn.layers.BatchNormalization.call = keras.layers.BatchNormalization.call
     keras.config.set_dtype_policy(settings.get("precision", "float32"))
     name, application, size, batch = WORKLOADS[workload]
     batch = int(batch * settings.get("batch_scale", 1.0))
@@ -116,7 +113,9 @@ def run_child(workload, config, warmup, steps, repeats):
         )
     else:
         input_shape = (size, size, 3)
-        model = kcnn.models.get(name, num_classes=10, input_shape=input_shape)
+        model = throughput.build_kcnn(kcnn, name, None, input_shape, 10)
+        if settings.get("keras_batchnorm"):
+            model = throughput.with_keras_batchnorm(keras, model)
     throughput.compile_model(keras, model, settings.get("jit_compile", "off"))
     rng = np.random.default_rng(0)
     images = rng.normal(size=(batch, *input_shape)).astype("float32")

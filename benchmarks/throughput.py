@@ -78,10 +78,15 @@ def configure_environment(args):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def build_kcnn(kcnn, name, variant, input_shape, num_classes):
+    """kcnn's model of a network (`variant` None for the builder's default)."""
+    options = {"variant": variant} if variant else {}
+    return kcnn.models.get(name, num_classes=num_classes, input_shape=input_shape, **options)
+
+
 def build_pair(keras, kcnn, name, variant, input_shape, num_classes):
     """kcnn's model and, where it exists, the keras.applications model of the same network."""
-    options = {"variant": variant} if variant else {}
-    ours = kcnn.models.get(name, num_classes=num_classes, input_shape=input_shape, **options)
+    ours = build_kcnn(kcnn, name, variant, input_shape, num_classes)
     app = KERAS_APPLICATIONS.get((name, variant))
     reference = None
     if app:
@@ -158,7 +163,7 @@ def main(argv=None):
         unfused = None
         if args.keras_batchnorm:
             unfused = with_keras_batchnorm(
-                keras, build_pair(keras, kcnn, name, variant, input_shape, args.num_classes)[0]
+                keras, build_kcnn(kcnn, name, variant, input_shape, args.num_classes)
             )
         rng = np.random.default_rng(0)
         images = rng.normal(size=(args.batch_size, *input_shape)).astype("float32")

@@ -13,8 +13,6 @@ that is not the last of a 4-D input) runs Keras' code too.
 
 import keras
 
-_FUSABLE_DTYPES = ("float32",)
-
 
 @keras.saving.register_keras_serializable(package="kcnn")
 class BatchNormalization(keras.layers.BatchNormalization):
@@ -46,7 +44,7 @@ class BatchNormalization(keras.layers.BatchNormalization):
             and not self.synchronized
             and len(inputs.shape) == 4
             and self.axis in (-1, 3)
-            and keras.backend.result_type(inputs.dtype, "float32") in _FUSABLE_DTYPES
+            and keras.backend.result_type(inputs.dtype, "float32") == "float32"
         )
 
     def _fused_training_call(self, inputs):

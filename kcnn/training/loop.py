@@ -415,8 +415,9 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
     if initial_epoch:
         say(f"kcnn train: resuming {run_dir} after epoch {initial_epoch} of {config.epochs}")
     say(f"kcnn train: run directory {run_dir}")
-    if runtime.onednn_hint(rt):
-        say(runtime.onednn_hint(rt))
+    hint = runtime.onednn_hint(rt)
+    if hint:
+        say(hint)
 
     session_start = time.perf_counter()
     previous_time = state.get("train_time_s", 0.0)

@@ -24,24 +24,20 @@ def _script(name):
     return module
 
 
-QUICK = ["--warmup", "1", "--steps", "1", "--repeats", "1"]
+QUICK = "--warmup 1 --steps 1 --repeats 1"
+
+
+def _report(tmp_path, script, arguments):
+    """Run `script`'s main with `arguments` (a string) and `--json`; return the parsed report."""
+    out = tmp_path / f"{script}.json"
+    assert _script(script).main([*arguments.split(), "--json", str(out)]) == 0
+    return json.loads(out.read_text())
 
 
 def test_throughput_times_kcnn_and_keras_applications_side_by_side(tmp_path, capsys):
-    out = tmp_path / "throughput.json"
-    argv = [
-        "--models",
-        "vgg16",
-        "--input-size",
-        "32",
-        "--batch-size",
-        "2",
-        *QUICK,
-        "--json",
-        str(out),
-    ]
-    assert _script("throughput").main(argv) == 0
-    report = json.loads(out.read_text())
+    report = _report(
+        tmp_path, "throughput", f"--models vgg16 --input-size 32 --batch-size 2 {QUICK}"
+    )
     assert [(r["model"], r["mode"]) for r in report["results"]] == [
         ("vgg16", "train"),
         ("vgg16", "infer"),
@@ -71,7 +67,7 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
         "--jit-compile",
         "on",
         "--no-reference",
-        *QUICK,
+        *QUICK.split(),
         "--json",
         str(out),
     ]
@@ -92,21 +88,8 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
 
 
 def test_cpu_study_measures_each_configuration_in_its_own_process(tmp_path):
-    out = tmp_path / "study.json"
-    argv = [
-        "--workloads",
-        "resnet20",
-        "--configs",
-        "default",
-        "keras-batchnorm",
-        "--rounds",
-        "1",
-        *QUICK,
-        "--json",
-        str(out),
-    ]
-    assert _script("cpu_study").main(argv) == 0
-    results = json.loads(out.read_text())["results"]
+    arguments = f"--workloads resnet20 --configs default keras-batchnorm --rounds 1 {QUICK}"
+    results = _report(tmp_path, "cpu_study", arguments)["results"]
     assert [r["config"] for r in results] == ["default", "keras-batchnorm"]
     assert all(r["error"] is None and r["images_per_s"] > 0 for r in results)
     assert results[0]["ratio_to_default"] == 1.0
@@ -114,27 +97,34 @@ def test_cpu_study_measures_each_configuration_in_its_own_process(tmp_path):
 
 def test_cpu_study_skips_configurations_a_workload_cannot_run():
     study = _script("cpu_study")
-    assert not study.applies(
-        "resnet20", "app-channels-first"
-    )  # keras.applications has no ResNet-20
+    # keras.applications has no ResNet-20
+    assert not study.applies("resnet20", "app-channels-first")
     assert study.applies("resnet50", "app-channels-first")
 
 
 def test_pipeline_reports_images_per_second(tmp_path):
-    out = tmp_path / "pipeline.json"
-    argv = [
-        "--presets",
-        "cifar",
-        "--examples",
-        "512",
-        "--batch-size",
-        "128",
-        "--passes",
-        "1",
-        "--json",
-        str(out),
-    ]
-    assert _script("pipeline").main(argv) == 0
-    report = json.loads(out.read_text())
+    arguments = "--presets cifar --examples 512 --batch-size 128 --passes 1"
+    report = _report(tmp_path, "pipeline", arguments)
     assert [(r["preset"], r["deterministic"]) for r in report["results"]] == [("cifar", False)]
     assert report["results"][0]["images_per_s"] > 0
+
+
+def test_keras_batchnorm_reference_really_runs_keras_code():
+    """`--keras-batchnorm` times what the fused kernel buys: the copy must not use it."""
+    import keras
+
+    import kcnn
+
+    model = kcnn.models.resnet20()
+    assert "FusedBatchNormV3" in _training_ops(model)
+    assert "FusedBatchNormV3" not in _training_ops(
+        _script("throughput").with_keras_batchnorm(keras, model)
+    )
+
+
+def _training_ops(model):
+    import tensorflow as tf
+
+    step = tf.function(lambda x: model(x, training=True))
+    graph = step.get_concrete_function(tf.TensorSpec((2, 32, 32, 3))).graph
+    return {op.type for op in graph.get_operations()}
