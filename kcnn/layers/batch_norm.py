@@ -4,8 +4,8 @@ Keras 3's `BatchNormalization` is written with `keras.ops`; on the TensorFlow ba
 step becomes about ten element-wise operations per layer (moments, moving averages,
 `tf.nn.batch_normalization`), where Keras 2 called the single fused kernel (`FusedBatchNormV3`,
 which oneDNN and cuDNN implement). Measured on the 2-core CPU of benchmarks/README.md, in one
-process against the same model with Keras' code: CIFAR ResNet-20 trains 1.09-1.16 times as fast,
-DenseNet-121 1.13-1.15, Inception v3 1.06, ResNet-50 1.01-1.14. Inference keeps Keras' code (the
+process against the same model with Keras' code: CIFAR ResNet-20 trains 1.16 times as fast,
+DenseNet-121 1.15, Inception v3 1.06, ResNet-50 1.01-1.06. Inference keeps Keras' code (the
 graph keras.applications runs): there the fused kernel measured no faster (0.80-1.08).
 Everything else (other backends, masks, renorm, synchronized statistics, float64, a channel axis
 that is not the last of a 4-D input) runs Keras' code too.

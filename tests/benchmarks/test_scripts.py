@@ -128,3 +128,17 @@ def _training_ops(model):
     step = tf.function(lambda x: model(x, training=True))
     graph = step.get_concrete_function(tf.TensorSpec((2, 32, 32, 3))).graph
     return {op.type for op in graph.get_operations()}
+
+
+def test_graph_ops_finds_vgg16_dropouts_and_identical_inference_graphs(capsys):
+    """kcnn's VGG16 keeps the paper's two dropouts, which keras.applications leaves out."""
+    assert (
+        _script("graph_ops").main(["--models", "vgg16", "--input-size", "32", "--batch-size", "2"])
+        == 0
+    )
+    training, inference = capsys.readouterr().out.strip().splitlines()
+    assert training.startswith("vgg16 training step:")
+    assert "StatelessRandomUniformV2 2 vs 0" in training
+    assert (
+        inference == "vgg16 inference: kcnn 162 operations, keras.applications 162; differing: none"
+    )
