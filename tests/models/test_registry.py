@@ -33,7 +33,7 @@ def test_duplicate_registration_raises():
         return None
 
     with pytest.raises(ValueError, match="already registered"):
-        _registry.register(family="vgg", source="-", default_input=(1, 1, 1), min_input=1)(vgg16)
+        _registry.register(family="vgg", source="-", variants=_registry.VariantSpec((1, 1, 1), 1))(vgg16)
 
 
 def test_classes_alias_is_pointed_to_num_classes():
@@ -68,7 +68,6 @@ def test_every_spec_matches_its_builders_default_input():
         (dict(num_classes=0, include_top=True, pooling=None, weights=None), "`num_classes` must be a positive"),
         (dict(num_classes=10, include_top=True, pooling="avg", weights=None), "only applies with `include_top=False`"),
         (dict(num_classes=10, include_top=False, pooling="mean", weights=None), "`pooling` must be None, 'avg' or 'max'"),
-        (dict(num_classes=10, include_top=True, pooling=None, weights="imagenet"), "ships no pretrained weights"),
         (dict(num_classes=10, include_top=True, pooling=None, weights="w.h5"), "`.weights.h5` file"),
     ],
 )
