@@ -32,7 +32,8 @@ def weights_dir():
 
 
 def _keras_applications_cache():
-    return os.path.join(os.path.expanduser(os.path.join("~", ".keras")), "models")
+    """keras.applications' cache: `$KERAS_HOME/models`, else `~/.keras/models`."""
+    return os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME") or "~/.keras"), "models")
 
 
 def _probe(url):

@@ -97,20 +97,20 @@ def load(model, *, spec, kwargs, weight_set):
     """
     include_top = kwargs.get("include_top", True)
     declared = spec.resolve(**kwargs)
-    direct = (
+    keras_notop = weight_set.source == "keras" and not include_top
+    direct = keras_notop or (
         include_top
         and _classes(model) == weight_set.num_classes
         and tuple(model.input_shape[1:]) == tuple(declared.default_input)
         and not kwargs.get("aux_logits")
     )
-    # torchvision's converted file holds the whole source model, keras.applications' no-top file
-    # only the backbone
-    whole = include_top or weight_set.source != "keras"
-    target = model if direct else _reference(spec, kwargs, include_top=whole)
+    # torchvision's converted file holds the whole source model: a model without the top takes
+    # it through a reference; keras.applications' no-top file is exactly the backbone
+    target = model if direct else _reference(spec, kwargs, include_top=True)
     if weight_set.source == "keras":
         from kcnn.weights import keras_h5
 
-        keras_h5.load(target, download.fetch(weight_set, notop=not include_top), network=spec.name)
+        keras_h5.load(target, download.fetch(weight_set, notop=keras_notop), network=spec.name)
     else:
         target.load_weights(download.converted(spec, kwargs, weight_set))
     if direct:
