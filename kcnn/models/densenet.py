@@ -35,11 +35,19 @@ DENSENET_CONFIGS = {
     "densenet201": DenseNetConfig(32, (6, 12, 48, 32), 64),
 }
 
-DenseNetVariant = collections.namedtuple("DenseNetVariant", "stem concat_order")
+BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
+
+# bn_epsilon, bn_momentum (Keras convention): keras.applications' unless a row says otherwise.
+DenseNetVariant = collections.namedtuple(
+    "DenseNetVariant", "stem concat_order bn_epsilon bn_momentum", defaults=(BN_EPSILON, 0.99)
+)
 
 DENSENET_VARIANTS = {
     # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; new features after the input.
     "imagenet": DenseNetVariant("imagenet", "append"),
+    # torchvision's densenet121/161/169/201: the same network with PyTorch's BatchNorm settings,
+    # eps 1e-5 and momentum 0.1 (Keras 0.9), so that its weights fine-tune as they do there.
+    "torchvision": DenseNetVariant("imagenet", "append", 1e-5, 0.9),
     # The project's source notes (spec 16): 3x3 conv of 2k channels, no BN after it, no max-pool;
     # new features before the input.
     "cifar": DenseNetVariant("cifar", "prepend"),
@@ -99,34 +107,31 @@ DENSENET_DECLARATIONS = {
 }
 DENSENET_BC_VARIANT = VariantSpec((32, 32, 3), 4, "Huang et al. 2017, section 4.2")
 
-BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
 
-
-def densenet_stem(kind, filters):
+def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):
     """The stem's layers: "imagenet" (keras.applications' stem) or "cifar" (a single 3x3 conv)."""
     if kind == "cifar":
         return [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")]
     return [
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
         keras.layers.Conv2D(filters, 7, strides=2, use_bias=False, name="conv1_conv"),
-        BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn"),
+        BatchNormalization(epsilon=bn_epsilon, momentum=bn_momentum, name="conv1_bn"),
         keras.layers.Activation("relu", name="conv1_relu"),
         keras.layers.ZeroPadding2D(1, name="pool1_pad"),
         keras.layers.MaxPooling2D(3, strides=2, name="pool1"),
     ]
 
 
-def dense_stages(block_sizes, growth_rate, *, compression, **block_options):
+def dense_stages(
+    block_sizes, growth_rate, *, compression, bn_epsilon=BN_EPSILON, bn_momentum=0.99, **block_options
+):
     """Dense blocks `conv2`, `conv3`, ... with transitions `pool2`, `pool3`, ... between them."""
+    bn = {"bn_epsilon": bn_epsilon, "bn_momentum": bn_momentum}
     layers = []
     for i, size in enumerate(block_sizes):
         if i:
-            layers.append(TransitionBlock(compression, bn_epsilon=BN_EPSILON, name=f"pool{i + 1}"))
-        layers.append(
-            DenseBlock(
-                size, growth_rate, bn_epsilon=BN_EPSILON, name=f"conv{i + 2}", **block_options
-            )
-        )
+            layers.append(TransitionBlock(compression, name=f"pool{i + 1}", **bn))
+        layers.append(DenseBlock(size, growth_rate, name=f"conv{i + 2}", **bn, **block_options))
     return layers
 
 
@@ -179,7 +184,15 @@ def _densenet(
         default_shape=declared.default_input,
         min_size=declared.min_input,
     )
-    x = chain(x, densenet_stem(variant.stem, config.init_features))
+    x = chain(
+        x,
+        densenet_stem(
+            variant.stem,
+            config.init_features,
+            bn_epsilon=variant.bn_epsilon,
+            bn_momentum=variant.bn_momentum,
+        ),
+    )
     x = chain(
         x,
         dense_stages(
@@ -189,12 +202,16 @@ def _densenet(
             bn_size=bn_size,
             dropout_rate=dropout_rate,
             concat_order=variant.concat_order,
+            bn_epsilon=variant.bn_epsilon,
+            bn_momentum=variant.bn_momentum,
         ),
     )
     x = chain(
         x,
         [
-            BatchNormalization(epsilon=BN_EPSILON, name="bn"),
+            BatchNormalization(
+                epsilon=variant.bn_epsilon, momentum=variant.bn_momentum, name="bn"
+            ),
             keras.layers.Activation("relu", name="relu"),
         ],
     )
@@ -226,7 +243,9 @@ def densenet121(*, variant="imagenet", **kwargs):
     whose weights it takes by name). `variant="cifar"` with 10 classes: T 6,956,298.
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet121", variant, kwargs)
@@ -240,7 +259,9 @@ def densenet161(*, variant="imagenet", **kwargs):
     DenseNet-161.
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet161", variant, kwargs)
@@ -253,7 +274,9 @@ def densenet169(*, variant="imagenet", **kwargs):
     ImageNet, 1000 classes: T 14,149,480, Keras total 14,307,880 (keras.applications DenseNet169).
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet169", variant, kwargs)
@@ -266,7 +289,9 @@ def densenet201(*, variant="imagenet", **kwargs):
     ImageNet, 1000 classes: T 20,013,928, Keras total 20,242,984 (keras.applications DenseNet201).
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet201", variant, kwargs)

@@ -33,7 +33,7 @@ def read(path):
     """{layer name: {weight name: array}} of a Keras legacy `.h5` weights file, in file order."""
     layers = {}
     with h5py.File(path, "r") as file:
-        root = file["model_weights"] if "model_weights" in file else file
+        root = file.get("model_weights", file)
         for layer in _attribute(root, "layer_names"):
             group = root[layer]
             names = _attribute(group, "weight_names")
