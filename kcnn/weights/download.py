@@ -126,6 +126,20 @@ def check_sha256_prefix(path, prefix):
         )
 
 
+def wants_notop(kwargs, weight_set):
+    """Whether a builder call takes keras.applications' no-top file (`include_top=False`)."""
+    return weight_set.source == "keras" and not kwargs.get("include_top", True)
+
+
+def ensure(spec, kwargs, weight_set):
+    """The local file to load `weight_set` from for `spec.builder(**kwargs)`: keras.applications'
+    `.h5` (the no-top one without the top), or torchvision's converted `.weights.h5`; fetched
+    and converted on first use."""
+    if weight_set.source == "keras":
+        return fetch(weight_set, notop=wants_notop(kwargs, weight_set))
+    return converted(spec, kwargs, weight_set)
+
+
 def converted_path(weight_set):
     """Where the Keras conversion of a torchvision file is cached: `<file stem>.weights.h5`."""
     stem = weight_set.file_name.rsplit(".", 1)[0]

@@ -76,17 +76,20 @@ def build(spec, builder, kwargs, *, include_preprocessing=False):
         )
         kwargs.setdefault("input_shape", tuple(kwargs["input_tensor"].shape[1:]))
     kwargs["weights"] = None
+    # the file first: offline or without torch, this fails before any model is built
+    path = download.ensure(spec, kwargs, weight_set) if weight_set is not None else None
     model = builder(**kwargs)
     if weight_set is not None:
-        load(model, spec=spec, kwargs=kwargs, weight_set=weight_set)
+        load(model, path, spec=spec, kwargs=kwargs, weight_set=weight_set)
     return model
 
 
 HEADS = ("predictions", "aux", "aux1", "aux2")  # classifier layers: fresh when they do not fit
 
 
-def load(model, *, spec, kwargs, weight_set):
-    """Load `weight_set` into `model`, built by `spec.builder(**kwargs)`.
+def load(model, path, *, spec, kwargs, weight_set):
+    """Load `weight_set`'s local file `path` (see `download.ensure`) into `model`, built by
+    `spec.builder(**kwargs)`.
 
     The model with the source's exact layout (the top with 1000 classes, the declared input)
     takes the file directly. Any other (another `num_classes`, `include_top=False`, another input
@@ -97,7 +100,7 @@ def load(model, *, spec, kwargs, weight_set):
     """
     include_top = kwargs.get("include_top", True)
     declared = spec.resolve(**kwargs)
-    keras_notop = weight_set.source == "keras" and not include_top
+    keras_notop = download.wants_notop(kwargs, weight_set)
     direct = keras_notop or (
         include_top
         and _classes(model) == weight_set.num_classes
@@ -110,9 +113,9 @@ def load(model, *, spec, kwargs, weight_set):
     if weight_set.source == "keras":
         from kcnn.weights import keras_h5
 
-        keras_h5.load(target, download.fetch(weight_set, notop=keras_notop), network=spec.name)
+        keras_h5.load(target, path, network=spec.name)
     else:
-        target.load_weights(download.converted(spec, kwargs, weight_set))
+        target.load_weights(path)
     if direct:
         return model
     skipped = copy_by_name(target, model)
@@ -172,3 +175,22 @@ def copy_by_name(source, target):
             continue
         layer.set_weights(values)
     return skipped
+
+
+def preprocess(images, name, *, weights="imagenet", **builder_kwargs):
+    """Preprocess RGB 0-255 images (channels last) for model `name` with pretrained `weights`.
+
+    The same as the layers `include_preprocessing=True` puts in the model, as a NumPy function:
+    `kcnn.models.preprocess(images, "vgg16")` is keras.applications' caffe mode,
+    `kcnn.models.preprocess(images, "resnet50")` torchvision's mean/std.
+
+    Args:
+        images: array (..., height, width, 3) of RGB values 0-255.
+        name: a registered model name.
+        weights: the weight set ("imagenet", "torchvision", "keras", ...).
+        **builder_kwargs: the builder's variant options (e.g. variant="keras").
+    """
+    from kcnn.models import spec
+
+    _, _, weight_set = resolve(spec(name), dict(builder_kwargs, weights=weights))
+    return preprocessing.preprocess(images, weight_set.preprocessing)
