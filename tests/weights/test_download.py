@@ -23,7 +23,7 @@ from kcnn.weights.sets import TORCHVISION_URL
 
 def test_imagenet_picks_the_variant_that_has_weights():
     kwargs = {"weights": "imagenet"}
-    key, declared, weight_set = loader.resolve(kcnn.models.spec("densenet161"), kwargs)
+    key, _, weight_set = loader.resolve(kcnn.models.spec("densenet161"), kwargs)
     assert (key, kwargs["variant"], weight_set.name) == ("torchvision", "torchvision", "torchvision")
     assert weight_set.url == "https://download.pytorch.org/models/densenet161-8d451a50.pth"
     # where the default variant has weights, "imagenet" is its first set
