@@ -8,7 +8,8 @@ from kcnn.weights import download
 
 
 def cached_resnet18(tmp_path, monkeypatch):
-    """A cache holding 'converted' ResNet-18 weights (a random kcnn model's); no network, no torch."""
+    """A cache holding 'converted' ResNet-18 weights (a random kcnn model's); no network, no
+    torch."""
     monkeypatch.setenv("KCNN_HOME", str(tmp_path / "kcnn_home"))
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
 

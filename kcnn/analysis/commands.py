@@ -35,7 +35,8 @@ def weights_column(spec):
     for key, declared in spec.variants.items():
         names = [w.name for w in declared.weights]
         if names:
-            where = f" ({spec.selector}={key!r})" if spec.selector and key != spec.default_variant else ""
+            other = spec.selector and key != spec.default_variant
+            where = f" ({spec.selector}={key!r})" if other else ""
             parts.append(", ".join(names) + where)
     return "; ".join(parts) or "-"
 
@@ -43,7 +44,8 @@ def weights_column(spec):
 def weights_lines(spec, declared):
     """What `kcnn summary` says about a variant's weight sets, one line each."""
     if not declared.weights:
-        return [f"Pretrained weights: none published for this variant (all: {weights_column(spec)})"]
+        every = weights_column(spec)
+        return [f"Pretrained weights: none published for this variant (all: {every})"]
     lines = []
     for i, w in enumerate(declared.weights):
         alias = '"imagenet" = ' if i == 0 else ""

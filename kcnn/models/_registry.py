@@ -145,7 +145,9 @@ def register(family, source, variants, selector="variant"):
             if _is_weights_name(weights) or preprocessing:
                 from kcnn.weights import loader
 
-                return loader.build(_REGISTRY[name], builder, kwargs, include_preprocessing=preprocessing)
+                return loader.build(
+                    _REGISTRY[name], builder, kwargs, include_preprocessing=preprocessing
+                )
             return builder(*args, **kwargs)
 
         _REGISTRY[name] = ModelSpec(name, wrapper, family, source, table, key_name, default)

@@ -65,7 +65,8 @@ def _densenet_declarations(torchvision, keras=None):
     imagenet = ()
     if keras:
         stem, hashes, top1, top5 = keras
-        imagenet = (keras_weights("densenet", stem, hashes, top1, top5, mode="torch", terms="densenet"),)
+        keras = keras_weights("densenet", stem, hashes, top1, top5, mode="torch", terms="densenet")
+        imagenet = (keras,)
     return {
         "imagenet": VariantSpec((224, 224, 3), 29, "keras.applications densenet layout", imagenet),
         "torchvision": VariantSpec(

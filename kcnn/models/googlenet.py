@@ -81,7 +81,7 @@ GOOGLENET_VARIANTS = {
 }
 
 # Declarations: paper 224x224, at least 31 (pool4 3x3/2 needs a 2x2 grid: 31 -> 16 -> 8 -> 4 -> 2
-# -> 1); torchvision at least 15 (its min_size); CIFAR 32x32, any size (every downsampling rounds up).
+# -> 1); torchvision at least 15 (its min_size); CIFAR 32x32, any size (all downsampling rounds up).
 GOOGLENET_DECLARATIONS = {
     "paper": VariantSpec((224, 224, 3), 31, "Szegedy et al. 2014; BVLC bvlc_googlenet"),
     "torchvision": VariantSpec(

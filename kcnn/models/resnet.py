@@ -50,8 +50,11 @@ def _torchvision_resnet(v1, v2=None):
     """torchvision's V1 file (acc@1, acc@5) and, for ResNet-50/101/152, its V2 file."""
     weights = [torchvision_weights(*v1)]
     if v2:
-        weights.append(torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe"))
-    return VariantSpec((224, 224, 3), 1, "torchvision resnet (v1.5: stride on the 3x3)", tuple(weights))
+        weights.append(
+            torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe")
+        )
+    source = "torchvision resnet (v1.5: stride on the 3x3)"
+    return VariantSpec((224, 224, 3), 1, source, tuple(weights))
 
 
 def _keras_resnet(depth, hashes, top1, top5):
@@ -75,7 +78,10 @@ RESNET_DECLARATIONS = {
             ("resnet50-0676ba61.pth", 76.130, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)
         ),
         "keras": _keras_resnet(
-            50, ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"), 74.9, 92.1
+            50,
+            ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+            74.9,
+            92.1,
         ),
         "cifar": _CIFAR_VARIANT,
     },
@@ -84,7 +90,10 @@ RESNET_DECLARATIONS = {
             ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.780)
         ),
         "keras": _keras_resnet(
-            101, ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"), 76.4, 92.8
+            101,
+            ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+            76.4,
+            92.8,
         ),
         "cifar": _CIFAR_VARIANT,
     },
@@ -93,7 +102,10 @@ RESNET_DECLARATIONS = {
             ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)
         ),
         "keras": _keras_resnet(
-            152, ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"), 76.6, 93.1
+            152,
+            ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+            76.6,
+            93.1,
         ),
         "cifar": _CIFAR_VARIANT,
     },

@@ -121,7 +121,8 @@ def check_sha256_prefix(path, prefix):
     if not actual.startswith(prefix):
         os.remove(path)
         raise ValueError(
-            f"{os.path.basename(path)}: SHA-256 {actual} does not start with {prefix} as published; "
+            f"{os.path.basename(path)}: SHA-256 {actual} does not start with {prefix} as "
+            "published; "
             "the download was removed (a corrupt or changed file). Try again."
         )
 

@@ -64,7 +64,8 @@ def _assign(layer, values, where):
         value = values[variable.name]
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
-                f"{where}: {layer.name}/{variable.name} has shape {tuple(variable.shape)}, the file "
+                f"{where}: {layer.name}/{variable.name} has shape {tuple(variable.shape)}, "
+                "the file "
                 f"{tuple(value.shape)}"
             )
         variable.assign(value)
@@ -86,7 +87,8 @@ def _by_order(file_layers, leaves):
         )
         if len(ours) != len(theirs):
             raise ValueError(
-                f"the file has {len(theirs)} {prefix} layers, the model {len(ours)}: not the same network"
+                f"the file has {len(theirs)} {prefix} layers, the model {len(ours)}: "
+                "not the same network"
             )
         pairs += list(zip(theirs, ours))
     paired = {id(layer) for _, layer in pairs}
@@ -109,5 +111,7 @@ def load(model, path, *, network):
         _assign(layer, file_layers[name], f"`{network}` from {path}")
     unused = set(file_layers) - {name for name, _ in pairs}
     if unused:
-        raise ValueError(f"`{network}`: {path} has weights no layer took: {', '.join(sorted(unused))}")
+        raise ValueError(
+            f"`{network}`: {path} has weights no layer took: {', '.join(sorted(unused))}"
+        )
     return model

@@ -47,7 +47,8 @@ def resolve(spec, kwargs):
         everything = available(spec)
         if not everything:
             raise ValueError(
-                f"`{spec.name}` has no published pretrained weights; `weights` must be None or a path "
+                f"`{spec.name}` has no published pretrained weights; `weights` must be None or a "
+                "path "
                 f"to a `.weights.h5` file; received {weights!r}"
             )
         chosen = f" with {_describe(spec, key)}" if spec.selector else ""
@@ -71,7 +72,8 @@ def build(spec, builder, kwargs, *, include_preprocessing=False):
                 f"(their preprocessing goes into the model); available: {available(spec) or 'none'}"
             )
         kwargs["input_tensor"] = preprocessing.raw_input(
-            chosen.preprocessing, kwargs.get("input_shape") or declared.default_input,
+            chosen.preprocessing,
+            kwargs.get("input_shape") or declared.default_input,
             kwargs.get("input_tensor"),
         )
         kwargs.setdefault("input_shape", tuple(kwargs["input_tensor"].shape[1:]))

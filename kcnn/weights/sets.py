@@ -24,10 +24,10 @@ TORCHVISION_TERMS = (
     "(https://pytorch.org/vision/stable/models.html)"
 )
 KERAS_TERMS = {
-    "vgg": "VGG at Oxford's weights, ported by keras.applications: Creative Commons Attribution 4.0",
+    "vgg": "VGG at Oxford's weights, ported by keras.applications: Creative Commons Attribution",
     "resnet": "Kaiming He's weights, ported by keras.applications: MIT licence",
     "inception_v3": "trained by the Keras team, keras.applications: MIT licence",
-    "densenet": "ported by keras.applications from the authors' Torch models (liuzhuang13/DenseNet)",
+    "densenet": "ported by keras.applications from the authors' Torch models (no separate terms)",
 }
 IMAGENET_NOTE = "ImageNet-1k: its terms allow non-commercial research and educational use"
 
@@ -53,7 +53,11 @@ class Preprocessing:
 
     def describe(self):
         """One line, e.g. "resize 256, centre crop 224, RGB 0-1, ImageNet mean/std"."""
-        steps = [f"resize {self.resize}, centre crop {self.crop}"] if self.resize else [f"{self.crop}x{self.crop}"]
+        steps = (
+            [f"resize {self.resize}, centre crop {self.crop}"]
+            if self.resize
+            else [f"{self.crop}x{self.crop}"]
+        )
         steps.append(
             {
                 "torch": "RGB/255, ImageNet mean/std",
@@ -127,7 +131,8 @@ def torchvision_weights(
 
 
 def keras_weights(folder, stem, hashes, top1, top5, *, mode, terms, crop=224):
-    """A keras.applications set: `<folder>/<stem>.h5` and `<stem>_notop.h5`, `hashes` = (top, notop) MD5."""
+    """A keras.applications set: `<folder>/<stem>.h5` and `<stem>_notop.h5`; `hashes` are their
+    MD5s (top, no-top), as keras.applications' loader checks them."""
     base = f"{KERAS_URL}{folder}/{stem}"
     return WeightSet(
         name="keras",

@@ -19,4 +19,6 @@ def test_converted_weights_load_without_torch(cached_resnet18):
     model = kcnn.models.resnet18(weights="imagenet", classifier_activation=None)
     x = np.random.default_rng(1).uniform(-1, 1, size=(1, 224, 224, 3)).astype("float32")
     want = keras.ops.convert_to_numpy(cached_resnet18(x, training=False))
-    np.testing.assert_allclose(keras.ops.convert_to_numpy(model(x, training=False)), want, atol=1e-5)
+    np.testing.assert_allclose(
+        keras.ops.convert_to_numpy(model(x, training=False)), want, atol=1e-5
+    )

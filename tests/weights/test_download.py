@@ -24,7 +24,11 @@ from kcnn.weights.sets import TORCHVISION_URL
 def test_imagenet_picks_the_variant_that_has_weights():
     kwargs = {"weights": "imagenet"}
     key, _, weight_set = loader.resolve(kcnn.models.spec("densenet161"), kwargs)
-    assert (key, kwargs["variant"], weight_set.name) == ("torchvision", "torchvision", "torchvision")
+    assert (key, kwargs["variant"], weight_set.name) == (
+        "torchvision",
+        "torchvision",
+        "torchvision",
+    )
     assert weight_set.url == "https://download.pytorch.org/models/densenet161-8d451a50.pth"
     # where the default variant has weights, "imagenet" is its first set
     key, _, weight_set = loader.resolve(kcnn.models.spec("vgg16"), {"weights": "imagenet"})
@@ -38,8 +42,16 @@ def test_imagenet_picks_the_variant_that_has_weights():
 @pytest.mark.parametrize(
     "name, kwargs, message",
     [
-        ("resnet18", {"weights": "keras"}, r"`resnet18` with variant='torchvision': no weights 'keras'; available: 'imagenet', 'torchvision'"),
-        ("alexnet", {"variant": "paper", "weights": "imagenet"}, r"available: 'imagenet', 'torchvision' \(variant='torchvision'\)"),
+        (
+            "resnet18",
+            {"weights": "keras"},
+            r"`resnet18` with variant='torchvision': no weights 'keras'; available: 'imagenet', 'torchvision'",
+        ),
+        (
+            "alexnet",
+            {"variant": "paper", "weights": "imagenet"},
+            r"available: 'imagenet', 'torchvision' \(variant='torchvision'\)",
+        ),
         ("vgg11", {"weights": "keras"}, r"'imagenet', 'torchvision' \(batch_norm=True\)"),
         ("resnet20", {"weights": "imagenet"}, "`resnet20` has no published pretrained weights"),
     ],
@@ -57,7 +69,9 @@ def _offline(monkeypatch):
 
 
 @pytest.mark.parametrize("name, kwargs", [("resnet18", {}), ("resnet50", {"variant": "keras"})])
-def test_offline_with_an_empty_cache_fails_at_once_saying_where_to_put_what(name, kwargs, cache, monkeypatch):
+def test_offline_with_an_empty_cache_fails_at_once_saying_where_to_put_what(
+    name, kwargs, cache, monkeypatch
+):
     _offline(monkeypatch)
     weight_set = kcnn.models.spec(name).resolve(**kwargs).weights[0]
     started = time.perf_counter()
@@ -66,15 +80,27 @@ def test_offline_with_an_empty_cache_fails_at_once_saying_where_to_put_what(name
     assert time.perf_counter() - started < 5
     message = str(info.value)
     assert "cannot resolve" in message
-    for needed in (str(cache), weight_set.url, os.path.join(str(cache), "weights", weight_set.file_name), weight_set.file_hash):
+    for needed in (
+        str(cache),
+        weight_set.url,
+        os.path.join(str(cache), "weights", weight_set.file_name),
+        weight_set.file_hash,
+    ):
         assert needed in message
 
 
 def test_without_torch_the_conversion_says_what_to_install(cache, monkeypatch):
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else find_spec(name, *a),
+    )
     started = time.perf_counter()
-    with pytest.raises(download.WeightsUnavailableError, match=r'pip install "kcnn\[torch\]".*resnet18-f37072fd\.weights\.h5'):
+    with pytest.raises(
+        download.WeightsUnavailableError,
+        match=r'pip install "kcnn\[torch\]".*resnet18-f37072fd\.weights\.h5',
+    ):
         kcnn.models.resnet18(weights="imagenet")
     assert time.perf_counter() - started < 5
 
@@ -89,8 +115,12 @@ def _serve_pth(served, tmp_path, monkeypatch, network, net):
     os.replace(path, tmp_path / name)
     spec = kcnn.models.spec(network)
     declared = spec.variant("torchvision")
-    weight_set = dataclasses.replace(declared.weights[0], url=TORCHVISION_URL + name, file_hash=digest[:8])
-    monkeypatch.setitem(spec.variants, "torchvision", dataclasses.replace(declared, weights=(weight_set,)))
+    weight_set = dataclasses.replace(
+        declared.weights[0], url=TORCHVISION_URL + name, file_hash=digest[:8]
+    )
+    monkeypatch.setitem(
+        spec.variants, "torchvision", dataclasses.replace(declared, weights=(weight_set,))
+    )
     served[weight_set.url] = str(tmp_path / name)
     return weight_set
 
@@ -108,7 +138,11 @@ def test_torchvision_weights_end_to_end(served, tmp_path, monkeypatch):
     converted = download.converted_path(weight_set)
     assert os.path.exists(converted) and served["requested"] == [weight_set.url]
     find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "torch" else find_spec(name, *a),
+    )
     again = kcnn.models.resnet18(weights="torchvision", classifier_activation=None)
     np.testing.assert_array_equal(np.asarray(again(images, training=False)), got)
     assert served["requested"] == [weight_set.url]
@@ -120,7 +154,11 @@ def test_a_download_with_the_wrong_hash_is_removed(served, tmp_path, monkeypatch
     weight_set = _serve_pth(served, tmp_path, monkeypatch, "resnet18", net)
     spec = kcnn.models.spec("resnet18")
     wrong = dataclasses.replace(weight_set, file_hash="00000000")
-    monkeypatch.setitem(spec.variants, "torchvision", dataclasses.replace(spec.variant("torchvision"), weights=(wrong,)))
+    monkeypatch.setitem(
+        spec.variants,
+        "torchvision",
+        dataclasses.replace(spec.variant("torchvision"), weights=(wrong,)),
+    )
     with pytest.raises(ValueError, match="does not start with 00000000"):
         kcnn.models.resnet18(weights="imagenet")
     assert not os.path.exists(os.path.join(download.weights_dir(), weight_set.file_name))

@@ -35,12 +35,15 @@ def test_include_preprocessing_takes_raw_images(cached_resnet18):
     )
     expected = plain(preprocessing.preprocess(raw, "torch"), training=False)
     small = kcnn.models.resnet18(
-        weights="imagenet", include_preprocessing=True, input_shape=(64, 64, 3),
+        weights="imagenet",
+        include_preprocessing=True,
+        input_shape=(64, 64, 3),
         classifier_activation=None,
     )
     assert [layer.name for layer in small.layers[:2]] == ["image", "preprocess"]
     np.testing.assert_allclose(
         keras.ops.convert_to_numpy(small(raw, training=False)),
         keras.ops.convert_to_numpy(expected),
-        rtol=1e-4, atol=1e-4,
+        rtol=1e-4,
+        atol=1e-4,
     )
