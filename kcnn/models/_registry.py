@@ -151,9 +151,32 @@ def register(family, source, variants, selector="variant"):
             return builder(*args, **kwargs)
 
         _REGISTRY[name] = ModelSpec(name, wrapper, family, source, table, key_name, default)
+        if any(v.weights for v in table.values()):
+            _document_pretrained(wrapper, builder)
         return wrapper
 
     return decorator
+
+
+_PRETRAINED_DOC = """
+    Pretrained weights (kcnn.weights):
+        weights: also "imagenet" (the variant's first published set; without a variant given, the
+            variant that has weights), or a set by name: "torchvision", "torchvision_v2", "keras".
+            `kcnn.models.spec(name).variant(...).weights` lists them; other `num_classes` load all
+            but the classifier.
+        include_preprocessing: put the weights' preprocessing in the model as its first layers,
+            so that it takes RGB images with values 0-255 (default False).
+"""
+
+
+def _document_pretrained(wrapper, builder):
+    """Add `include_preprocessing` to the wrapper's signature and the weight names to its doc."""
+    signature = inspect.signature(builder)
+    parameters = list(signature.parameters.values())
+    extra = inspect.Parameter("include_preprocessing", inspect.Parameter.KEYWORD_ONLY, default=False)
+    at = next((i for i, p in enumerate(parameters) if p.kind is p.VAR_KEYWORD), len(parameters))
+    wrapper.__signature__ = signature.replace(parameters=[*parameters[:at], extra, *parameters[at:]])
+    wrapper.__doc__ = (builder.__doc__ or "").rstrip() + "\n" + _PRETRAINED_DOC
 
 
 def _is_weights_name(weights):

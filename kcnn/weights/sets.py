@@ -26,8 +26,8 @@ TORCHVISION_TERMS = (
 KERAS_TERMS = {
     "vgg": "VGG at Oxford's weights, ported by keras.applications: Creative Commons Attribution",
     "resnet": "Kaiming He's weights, ported by keras.applications: MIT licence",
-    "inception_v3": "trained by the Keras team, keras.applications: MIT licence",
-    "densenet": "ported by keras.applications from the authors' Torch models (no separate terms)",
+    "inception_v3": "keras.applications InceptionV3: Apache License 2.0 (tensorflow/models)",
+    "densenet": "the authors' weights (liuzhuang13/DenseNet), keras.applications: BSD 3-Clause",
 }
 IMAGENET_NOTE = "ImageNet-1k: its terms allow non-commercial research and educational use"
 
