@@ -57,10 +57,16 @@ def _leaves(model):
 
 
 def _assign(layer, values, where):
-    """Set `layer`'s weights from {weight name: array}, checking names and shapes."""
+    """Set `layer`'s weights from {weight name: array}: by name where the file's names are
+    Keras' (kernel, bias, gamma, ...), else in Keras' order, as Keras' own loader does."""
+    if len(values) != len(layer.weights):
+        raise ValueError(
+            f"{where}: layer {layer.name!r} has {len(layer.weights)} weights, the file "
+            f"{len(values)} ({', '.join(values)})"
+        )
+    if {v.name for v in layer.weights} != set(values):
+        values = dict(zip((v.name for v in layer.weights), values.values()))
     for variable in layer.weights:
-        if variable.name not in values:
-            raise ValueError(f"{where}: the file has no {variable.name!r} for layer {layer.name!r}")
         value = values[variable.name]
         if tuple(value.shape) != tuple(variable.shape):
             raise ValueError(
@@ -80,10 +86,19 @@ def _by_order(file_layers, leaves):
     """Pair auto-named file layers with kcnn's: convolutions, then batch normalizations, each in
     creation order; every other layer (the classifier) by name."""
     pairs, named = [], dict(leaves)
-    for prefix, kind in (("conv2d", "Conv2D"), ("batch_normalization", "BatchNormalization")):
+    for prefix, kind, rank in (
+        ("conv2d", "Conv2D", 4),
+        ("batch_normalization", "BatchNormalization", 1),
+    ):
         ours = [layer for _, layer in leaves if kind in {c.__name__ for c in type(layer).__mro__}]
+        # auto-named file layers of this kind (a kernel of 4 dimensions, or 1-D BN vectors)
         theirs = sorted(
-            (n for n in file_layers if re.fullmatch(rf"{prefix}(_\d+)?", n)), key=_auto_number
+            (
+                n
+                for n, values in file_layers.items()
+                if n not in named and next(iter(values.values())).ndim == rank
+            ),
+            key=_auto_number,
         )
         if len(ours) != len(theirs):
             raise ValueError(

@@ -65,9 +65,13 @@ CASES = {
 }
 # The classifier's file for the networks at their default input; no-top files at 64x64 otherwise.
 TOP = {"resnet50", "densenet121", "inception_v3"}
+# Deeper copies of code paths the others cover (25-60 s each on 2 shared cores under load)
+SLOW = {"resnet101", "resnet152", "densenet169", "densenet201"}
 
 
-@pytest.mark.parametrize("name", sorted(CASES))
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW else []) for n in sorted(CASES)]
+)
 def test_keras_applications_file_gives_equal_outputs(name, served, tmp_path):
     kwargs, constructor, shape = CASES[name]
     include_top = name in TOP
@@ -90,3 +94,24 @@ def test_vgg16_top_file_gives_equal_outputs(served, tmp_path):
     assert weight_set.name == "keras"
     serve_reference(served, tmp_path, reference, weight_set, notop=False)
     assert_same_outputs(reference, kcnn.models.vgg16(weights="imagenet"), (224, 224, 3))
+
+
+def test_weights_are_matched_by_order_when_the_file_names_them_otherwise(tmp_path):
+    """Old Keras files name weights differently ("dense_1_W:0"); Keras' order decides then."""
+    from kcnn.weights import keras_h5
+
+    path = tmp_path / "old.h5"
+    kernel, bias = RNG.normal(size=(3, 2)).astype("float32"), np.arange(2, dtype="float32")
+    with h5py.File(path, "w") as file:
+        file.attrs["layer_names"] = [b"predictions"]
+        group = file.create_group("predictions")
+        group.attrs["weight_names"] = [b"predictions_W:0", b"predictions_b:0"]
+        group["predictions_W:0"], group["predictions_b:0"] = kernel, bias
+    layer = keras.layers.Dense(2, name="predictions")
+    layer.build((None, 3))
+    values = keras_h5.read(path)["predictions"]
+    keras_h5._assign(layer, values, "test")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.kernel), kernel)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(layer.bias), bias)
+    with pytest.raises(ValueError, match="has 2 weights, the file 1"):
+        keras_h5._assign(layer, {"kernel": kernel}, "test")
