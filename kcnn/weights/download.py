@@ -136,9 +136,14 @@ def ensure(spec, kwargs, weight_set):
     """The local file to load `weight_set` from for `spec.builder(**kwargs)`: keras.applications'
     `.h5` (the no-top one without the top), or torchvision's converted `.weights.h5`; fetched
     and converted on first use."""
-    if weight_set.source == "keras":
-        return fetch(weight_set, notop=wants_notop(kwargs, weight_set))
-    return converted(spec, kwargs, weight_set)
+    try:
+        if weight_set.source == "keras":
+            return fetch(weight_set, notop=wants_notop(kwargs, weight_set))
+        return converted(spec, kwargs, weight_set)
+    except WeightsUnavailableError as error:
+        if str(error).startswith(f"`{spec.name}`"):
+            raise
+        raise WeightsUnavailableError(f"`{spec.name}`: {error}") from None
 
 
 def converted_path(weight_set):

@@ -79,6 +79,7 @@ def test_offline_with_an_empty_cache_fails_at_once_saying_where_to_put_what(
         kcnn.models.get(name, weights="imagenet", **kwargs)
     assert time.perf_counter() - started < 5
     message = str(info.value)
+    assert message.startswith(f"`{name}`: the '{weight_set.name}' weights file")
     assert "cannot resolve" in message
     for needed in (
         str(cache),
