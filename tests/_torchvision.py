@@ -1,4 +1,4 @@
-"""torchvision's model definitions for the equivalence tests, importable with the CPU build of torch.
+"""torchvision's model definitions for the equivalence tests, importable with the CPU torch.
 
 The test extras pin torch 2.13.0 (CPU) and torchvision 0.28.0. That torchvision wheel is built
 against the CUDA build of torch: its `__init__` loads compiled operators (`torchvision::nms`, ...)

@@ -73,7 +73,7 @@ def read_pth(path):
     return {name: tensor.detach().cpu().numpy() for name, tensor in state.items()}
 
 
-# --- one table per family: torch module path -> (kcnn layer path, kind) ----------------------------
+# --- one table per family: torch module path -> (kcnn layer path, kind) -------------------------
 # A rule is (regular expression over the torch module path, function of the match giving the
 # kcnn layer path, kind). Kinds: "conv", "dense", "bn", or ("flatten_dense", channels) for a
 # linear layer that reads a flattened map of `channels` channels.

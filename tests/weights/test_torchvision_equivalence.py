@@ -7,8 +7,9 @@ kcnn's real reading and conversion code loads that file into the kcnn model. The
 same logits (NCHW against NHWC) to 1e-4 of the logit scale. Any difference in padding, pooling
 rounding, BN epsilon, flatten order or concatenation order shows up as a failure here.
 
-`pytest -s -m "" tests/weights/test_torchvision_equivalence.py` prints one `EQUIVALENCE` row per
-case: network, variant, input, max |logit difference|, and that difference over max |logit|.
+`pytest -s -m "" <this file> tests/models/test_torchvision_weights.py` (all cases, slow ones too)
+prints one `EQUIVALENCE` row per case: network, options, input size, max |logit difference|, and
+that difference over max |logit|.
 """
 
 import dataclasses
@@ -48,8 +49,8 @@ TV = {"variant": "torchvision"}
 # AuxLogits), so the reference keeps them; kcnn models without side heads must ignore them.
 # init_weights=False: torch's default initialisation (the published weights replace it anyway).
 GOOGLENET_TV = {"aux_logits": True, "init_weights": False}
+# ResNet-18 is tests/models/test_torchvision_weights.py, which the JAX lane runs too.
 CASES = [
-    Case("resnet18", "resnet18", {}, 65),
     Case("resnet34", "resnet34", {}, 65, slow=True),
     Case("resnet50", "resnet50", {}, 65),
     Case("resnet101", "resnet101", {}, 65, slow=True),
@@ -132,9 +133,15 @@ def _side_head_outputs(reference, taps, images):
 @pytest.mark.parametrize(
     "network, taps, size",
     [
-        pytest.param("googlenet", {"inception4a": "aux1", "inception4d": "aux2"}, 67, id="googlenet"),
         pytest.param(
-            "inception_v3", {"Mixed_6e": "AuxLogits"}, 299, id="inception_v3", marks=pytest.mark.slow
+            "googlenet", {"inception4a": "aux1", "inception4d": "aux2"}, 67, id="googlenet"
+        ),
+        pytest.param(
+            "inception_v3",
+            {"Mixed_6e": "AuxLogits"},
+            299,
+            id="inception_v3",
+            marks=pytest.mark.slow,
         ),
     ],
 )
@@ -196,7 +203,7 @@ def test_densenet_torchvision_variant_carries_torchvision_batchnorm():
     } == {(1.001e-5, 0.99)}
 
 
-# --- fine-tuning and the errors: small ResNet-18s --------------------------------------------------
+# --- fine-tuning and the errors: small ResNet-18s -----------------------------------------------
 
 
 @pytest.fixture(scope="module")
