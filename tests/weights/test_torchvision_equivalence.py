@@ -22,7 +22,7 @@ import pytest
 import torch
 
 import kcnn.models
-from kcnn.weights.torchvision import load_torchvision_state_dict, read_pth
+from kcnn.weights.torchvision import convert_array, load_torchvision_state_dict, read_pth
 
 RELATIVE_TOLERANCE = 1e-4
 
@@ -299,3 +299,29 @@ def test_read_pth_without_torch_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
     with pytest.raises(ImportError, match=r'pip install "kcnn\[torch\]"'):
         read_pth(tmp_path / "weights.pth")
+
+
+def test_alexnet_without_top_loads_the_features(tmp_path):
+    """include_top=False: fc6, fc7 and the classifier are skipped, the convolutions load."""
+    reference = _torchvision.random_reference("alexnet")
+    model = kcnn.models.alexnet(variant="torchvision", include_top=False, input_shape=(99, 99, 3))
+    state = read_pth(_published_file(reference, tmp_path))
+    assert load_torchvision_state_dict(model, state, network="alexnet", skip_head=True) == []
+    with pytest.raises(ValueError, match=r"'classifier\.1\.weight' maps to kcnn weight 'fc6/"):
+        load_torchvision_state_dict(model, state, network="alexnet")
+    images = _images(99)
+    expected = _torchvision.torchvision_outputs(reference.features, images).transpose(0, 2, 3, 1)
+    _assert_close("alexnet[features]@99", keras.ops.convert_to_numpy(model(images)), expected)
+
+
+def test_grouped_convolution_kernels_convert():
+    """ResNeXt's grouped 3x3 convolutions: torch's (out, in / groups, kh, kw) kernel, converted,
+    computes in a Keras `Conv2D(groups=...)` what it computes in torch."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=4, bias=False).eval()
+    layer = keras.layers.Conv2D(32, 3, padding="same", groups=4, use_bias=False)
+    layer.build((None, 9, 9, 16))
+    layer.kernel.assign(convert_array(conv.weight.detach().numpy(), "conv"))
+    images = np.random.default_rng(0).standard_normal((2, 9, 9, 16)).astype("float32")
+    expected = _torchvision.torchvision_outputs(conv, images).transpose(0, 2, 3, 1)
+    _assert_close("grouped_conv", keras.ops.convert_to_numpy(layer(images)), expected)
