@@ -310,8 +310,8 @@ def convert_array(value, kind):
                     f"a linear layer after a flattened {channels}-channel map needs a square map "
                     f"({channels} x H x H inputs); it has {inputs} inputs"
                 )
-            value = value.reshape(out, channels, side, side).transpose(0, 2, 3, 1)
-            value = value.reshape(out, inputs)
+            # (out, C, H, W) -> (H, W, C, out): one copy.
+            return value.reshape(out, channels, side, side).transpose(2, 3, 1, 0).reshape(-1, out)
         return value.T
     return value
 
@@ -401,5 +401,5 @@ def load_torchvision_state_dict(model, state_dict, *, network, skip_head=False):
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} ({len(missing)} in all)"
         )
     for path, array in assignments.items():
-        weights[path].assign(array.astype(weights[path].dtype))
+        weights[path].assign(np.ascontiguousarray(array, dtype=weights[path].dtype))
     return unassigned
