@@ -110,30 +110,17 @@ RESNET_RULES = (
     (r"fc", lambda m: "predictions", "dense"),
 )
 
+# torchvision's published DenseNet files keep the old names `norm.1`, `conv.1`, `norm.2`, `conv.2`
+# (torchvision renames them on loading); today's modules are `norm1`, `conv1`, `norm2`, `conv2`.
+DENSE_LAYER = r"features\.denseblock(\d+)\.denselayer(\d+)\."
 DENSENET_RULES = (
     (r"features\.conv0", lambda m: "conv1_conv", "conv"),
     (r"features\.norm0", lambda m: "conv1_bn", "bn"),
     # denseblockD.denselayerL: kcnn's dense block conv{D+1}, layer L; norm1 conv1 norm2 conv2.
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.norm1",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_0_bn",
-        "bn",
-    ),
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.conv1",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_conv",
-        "conv",
-    ),
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.norm2",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_bn",
-        "bn",
-    ),
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.conv2",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_2_conv",
-        "conv",
-    ),
+    (DENSE_LAYER + r"norm\.?1", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_0_bn", "bn"),
+    (DENSE_LAYER + r"conv\.?1", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_conv", "conv"),
+    (DENSE_LAYER + r"norm\.?2", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_bn", "bn"),
+    (DENSE_LAYER + r"conv\.?2", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_2_conv", "conv"),
     # transitionT follows dense block T: kcnn's transition pool{T+1}.
     (r"features\.transition(\d+)\.norm", lambda m: f"pool{_index(m[1], 1)}/bn", "bn"),
     (r"features\.transition(\d+)\.conv", lambda m: f"pool{_index(m[1], 1)}/conv", "conv"),

@@ -93,9 +93,9 @@ def _assert_close(case_id, got, expected):
 
 
 def _published_file(net, tmp_path):
-    """The state dict written as torchvision publishes its weights."""
+    """The state dict written as torchvision publishes its weights (names included)."""
     path = tmp_path / "weights.pth"
-    torch.save(net.state_dict(), path)
+    torch.save(_torchvision.published_state_dict(net), path)
     return path
 
 
@@ -184,6 +184,16 @@ def test_googlenet_transform_input_is_preprocessing(tmp_path):
     expected = _torchvision.torchvision_outputs(reference, (rgb01 - mean) / std)
     got = keras.ops.convert_to_numpy(model((rgb01 - 0.5) / 0.5, training=False))
     _assert_close("googlenet[transform_input]@67", got, expected)
+
+
+def test_densenet_files_use_the_published_names():
+    reference = _torchvision.random_reference("densenet121")
+    names = list(_torchvision.published_state_dict(reference))
+    assert "features.denseblock1.denselayer1.norm.1.weight" in names
+    assert "features.denseblock4.denselayer16.conv.2.weight" in names
+    assert "features.transition1.norm.weight" in names
+    assert not any(".norm1." in n or ".conv2." in n for n in names)
+    assert len(names) == len(reference.state_dict())
 
 
 def test_densenet_torchvision_variant_carries_torchvision_batchnorm():
