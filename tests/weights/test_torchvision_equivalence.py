@@ -167,24 +167,31 @@ def test_side_heads_load_into_aux_logits_models(network, taps, size, tmp_path):
         _assert_close(f"{network}[aux_logits=True]@{size}:{name}", g, e)
 
 
-def test_googlenet_transform_input_is_preprocessing(tmp_path):
-    """torchvision's pretrained GoogLeNet (and Inception v3) set `transform_input=True`: on inputs
+@pytest.mark.parametrize(
+    "network, size",
+    [
+        pytest.param("googlenet", 67, id="googlenet"),
+        pytest.param("inception_v3", 107, id="inception_v3", marks=pytest.mark.slow),
+    ],
+)
+def test_transform_input_is_preprocessing(network, size, tmp_path):
+    """torchvision's pretrained GoogLeNet and Inception v3 set `transform_input=True`: on inputs
     normalised with the ImageNet mean and std, the network first maps them to (x - 0.5) / 0.5 of
     the 0-1 image. The same weights in kcnn (which has no such step) therefore take RGB 0-1 images
     scaled to [-1, 1]: that belongs to the weights' preprocessing."""
-    reference = _torchvision.random_reference("googlenet", transform_input=True, **GOOGLENET_TV)
-    model = kcnn.models.googlenet(
-        variant="torchvision", input_shape=(67, 67, 3), classifier_activation=None
+    reference = _torchvision.random_reference(network, transform_input=True, **GOOGLENET_TV)
+    model = getattr(kcnn.models, network)(
+        variant="torchvision", input_shape=(size, size, 3), classifier_activation=None
     )
     load_torchvision_state_dict(
-        model, read_pth(_published_file(reference, tmp_path)), network="googlenet"
+        model, read_pth(_published_file(reference, tmp_path)), network=network
     )
-    rgb01 = np.random.default_rng(1).uniform(size=(2, 67, 67, 3)).astype("float32")
+    rgb01 = np.random.default_rng(1).uniform(size=(2, size, size, 3)).astype("float32")
     mean = np.array([0.485, 0.456, 0.406], "float32")
     std = np.array([0.229, 0.224, 0.225], "float32")
     expected = _torchvision.torchvision_outputs(reference, (rgb01 - mean) / std)
     got = keras.ops.convert_to_numpy(model((rgb01 - 0.5) / 0.5, training=False))
-    _assert_close("googlenet[transform_input]@67", got, expected)
+    _assert_close(f"{network}[transform_input]@{size}", got, expected)
 
 
 def test_densenet_files_use_the_published_names():
