@@ -13,6 +13,7 @@ that difference over max |logit|.
 """
 
 import dataclasses
+import functools
 import sys
 
 import _torchvision  # tests/ is on pytest's pythonpath
@@ -343,3 +344,36 @@ def test_grouped_convolution_kernels_convert():
     images = np.random.default_rng(0).standard_normal((2, 9, 9, 16)).astype("float32")
     expected = _torchvision.torchvision_outputs(conv, images).transpose(0, 2, 3, 1)
     _assert_close("grouped_conv", keras.ops.convert_to_numpy(layer(images)), expected)
+
+
+@pytest.mark.parametrize(
+    "network, like",
+    [
+        ("resnext50_32x4d", "resnet50"),
+        ("resnext101_32x8d", "resnet101"),
+        ("resnext101_64x4d", "resnet101"),
+        ("wide_resnet50_2", "resnet50"),
+        ("wide_resnet101_2", "resnet101"),
+    ],
+)
+def test_resnext_and_wide_resnet_names_follow_the_resnet_table(network, like):
+    """torchvision's ResNeXts and wide ResNets differ from their ResNet only in widths and groups:
+    their parameters map, by the same rules, onto exactly the kcnn weight paths of that ResNet
+    (the shapes are checked when a kcnn builder of the same name loads them)."""
+    from kcnn.weights.torchvision import RESNET_RULES, family_rules, kcnn_weight_path
+
+    models = _torchvision.import_torchvision_models()
+    assert family_rules(network, None) is RESNET_RULES
+    with torch.device("meta"):  # names only: no memory, no initialisation
+        names = [
+            n for n in getattr(models, network)(weights=None).state_dict()
+            if not n.endswith("num_batches_tracked")
+        ]
+    paths = [kcnn_weight_path(n, RESNET_RULES)[0] for n in names]
+    assert None not in paths
+    assert sorted(paths) == _resnet_weight_paths(like)
+
+
+@functools.cache
+def _resnet_weight_paths(network):
+    return sorted(w.path for w in getattr(kcnn.models, network)(input_shape=(32, 32, 3)).weights)
