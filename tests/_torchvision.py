@@ -1,4 +1,4 @@
-"""torchvision's model definitions for the equivalence tests, importable with the CPU build of torch.
+"""torchvision's model definitions for the equivalence tests, importable with the CPU torch.
 
 The test extras pin torch 2.13.0 (CPU) and torchvision 0.28.0. That torchvision wheel is built
 against the CUDA build of torch: its `__init__` loads compiled operators (`torchvision::nms`, ...)
@@ -75,3 +75,18 @@ def torchvision_outputs(net, images):
     with torch.no_grad():
         out = net(torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2))))
     return out.numpy()
+
+
+def published_state_dict(net):
+    """`net.state_dict()` with the parameter names of torchvision's published weight files.
+
+    They are today's names except in DenseNet: its published files (densenet121-a639ec97.pth, ...)
+    name a dense layer's modules `norm.1`, `conv.1`, `norm.2`, `conv.2`, which torchvision's
+    `densenet._load_state_dict` renames to `norm1`, ... when it loads them.
+    """
+    import re
+
+    return {
+        re.sub(r"(denselayer\d+\.(?:norm|conv))([12])\.", r"\1.\2.", key): value
+        for key, value in net.state_dict().items()
+    }

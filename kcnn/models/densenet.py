@@ -124,7 +124,13 @@ def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):
 
 
 def dense_stages(
-    block_sizes, growth_rate, *, compression, bn_epsilon=BN_EPSILON, bn_momentum=0.99, **block_options
+    block_sizes,
+    growth_rate,
+    *,
+    compression,
+    bn_epsilon=BN_EPSILON,
+    bn_momentum=0.99,
+    **block_options,
 ):
     """Dense blocks `conv2`, `conv3`, ... with transitions `pool2`, `pool3`, ... between them."""
     bn = {"bn_epsilon": bn_epsilon, "bn_momentum": bn_momentum}

@@ -73,7 +73,7 @@ def read_pth(path):
     return {name: tensor.detach().cpu().numpy() for name, tensor in state.items()}
 
 
-# --- one table per family: torch module path -> (kcnn layer path, kind) ----------------------------
+# --- one table per family: torch module path -> (kcnn layer path, kind) -------------------------
 # A rule is (regular expression over the torch module path, function of the match giving the
 # kcnn layer path, kind). Kinds: "conv", "dense", "bn", or ("flatten_dense", channels) for a
 # linear layer that reads a flattened map of `channels` channels.
@@ -110,30 +110,17 @@ RESNET_RULES = (
     (r"fc", lambda m: "predictions", "dense"),
 )
 
+# torchvision's published DenseNet files keep the old names `norm.1`, `conv.1`, `norm.2`, `conv.2`
+# (torchvision renames them on loading); today's modules are `norm1`, `conv1`, `norm2`, `conv2`.
+DENSE_LAYER = r"features\.denseblock(\d+)\.denselayer(\d+)\."
 DENSENET_RULES = (
     (r"features\.conv0", lambda m: "conv1_conv", "conv"),
     (r"features\.norm0", lambda m: "conv1_bn", "bn"),
     # denseblockD.denselayerL: kcnn's dense block conv{D+1}, layer L; norm1 conv1 norm2 conv2.
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.norm1",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_0_bn",
-        "bn",
-    ),
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.conv1",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_conv",
-        "conv",
-    ),
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.norm2",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_bn",
-        "bn",
-    ),
-    (
-        r"features\.denseblock(\d+)\.denselayer(\d+)\.conv2",
-        lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_2_conv",
-        "conv",
-    ),
+    (DENSE_LAYER + r"norm\.?1", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_0_bn", "bn"),
+    (DENSE_LAYER + r"conv\.?1", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_conv", "conv"),
+    (DENSE_LAYER + r"norm\.?2", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_bn", "bn"),
+    (DENSE_LAYER + r"conv\.?2", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_2_conv", "conv"),
     # transitionT follows dense block T: kcnn's transition pool{T+1}.
     (r"features\.transition(\d+)\.norm", lambda m: f"pool{_index(m[1], 1)}/bn", "bn"),
     (r"features\.transition(\d+)\.conv", lambda m: f"pool{_index(m[1], 1)}/conv", "conv"),
@@ -310,8 +297,8 @@ def convert_array(value, kind):
                     f"a linear layer after a flattened {channels}-channel map needs a square map "
                     f"({channels} x H x H inputs); it has {inputs} inputs"
                 )
-            value = value.reshape(out, channels, side, side).transpose(0, 2, 3, 1)
-            value = value.reshape(out, inputs)
+            # (out, C, H, W) -> (H, W, C, out): one copy.
+            return value.reshape(out, channels, side, side).transpose(2, 3, 1, 0).reshape(-1, out)
         return value.T
     return value
 
@@ -401,5 +388,5 @@ def load_torchvision_state_dict(model, state_dict, *, network, skip_head=False):
             f"{', '.join(missing[:5])}{' ...' if len(missing) > 5 else ''} ({len(missing)} in all)"
         )
     for path, array in assignments.items():
-        weights[path].assign(array.astype(weights[path].dtype))
+        weights[path].assign(np.ascontiguousarray(array, dtype=weights[path].dtype))
     return unassigned

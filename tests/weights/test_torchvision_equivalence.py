@@ -7,11 +7,13 @@ kcnn's real reading and conversion code loads that file into the kcnn model. The
 same logits (NCHW against NHWC) to 1e-4 of the logit scale. Any difference in padding, pooling
 rounding, BN epsilon, flatten order or concatenation order shows up as a failure here.
 
-`pytest -s -m "" tests/weights/test_torchvision_equivalence.py` prints one `EQUIVALENCE` row per
-case: network, variant, input, max |logit difference|, and that difference over max |logit|.
+`pytest -s -m "" <this file> tests/models/test_torchvision_weights.py` (all cases, slow ones too)
+prints one `EQUIVALENCE` row per case: network, options, input size, max |logit difference|, and
+that difference over max |logit|.
 """
 
 import dataclasses
+import functools
 import sys
 
 import _torchvision  # tests/ is on pytest's pythonpath
@@ -21,7 +23,7 @@ import pytest
 import torch
 
 import kcnn.models
-from kcnn.weights.torchvision import load_torchvision_state_dict, read_pth
+from kcnn.weights.torchvision import convert_array, load_torchvision_state_dict, read_pth
 
 RELATIVE_TOLERANCE = 1e-4
 
@@ -48,8 +50,8 @@ TV = {"variant": "torchvision"}
 # AuxLogits), so the reference keeps them; kcnn models without side heads must ignore them.
 # init_weights=False: torch's default initialisation (the published weights replace it anyway).
 GOOGLENET_TV = {"aux_logits": True, "init_weights": False}
+# ResNet-18 is tests/models/test_torchvision_weights.py, which the JAX lane runs too.
 CASES = [
-    Case("resnet18", "resnet18", {}, 65),
     Case("resnet34", "resnet34", {}, 65, slow=True),
     Case("resnet50", "resnet50", {}, 65),
     Case("resnet101", "resnet101", {}, 65, slow=True),
@@ -92,9 +94,9 @@ def _assert_close(case_id, got, expected):
 
 
 def _published_file(net, tmp_path):
-    """The state dict written as torchvision publishes its weights."""
+    """The state dict written as torchvision publishes its weights (names included)."""
     path = tmp_path / "weights.pth"
-    torch.save(net.state_dict(), path)
+    torch.save(_torchvision.published_state_dict(net), path)
     return path
 
 
@@ -132,9 +134,16 @@ def _side_head_outputs(reference, taps, images):
 @pytest.mark.parametrize(
     "network, taps, size",
     [
-        pytest.param("googlenet", {"inception4a": "aux1", "inception4d": "aux2"}, 67, id="googlenet"),
+        # 97x97: a 6x6 grid at inception4a/4d, which the heads' adaptive pool takes to 4x4.
         pytest.param(
-            "inception_v3", {"Mixed_6e": "AuxLogits"}, 299, id="inception_v3", marks=pytest.mark.slow
+            "googlenet", {"inception4a": "aux1", "inception4d": "aux2"}, 97, id="googlenet"
+        ),
+        pytest.param(
+            "inception_v3",
+            {"Mixed_6e": "AuxLogits"},
+            299,
+            id="inception_v3",
+            marks=pytest.mark.slow,
         ),
     ],
 )
@@ -159,24 +168,41 @@ def test_side_heads_load_into_aux_logits_models(network, taps, size, tmp_path):
         _assert_close(f"{network}[aux_logits=True]@{size}:{name}", g, e)
 
 
-def test_googlenet_transform_input_is_preprocessing(tmp_path):
-    """torchvision's pretrained GoogLeNet (and Inception v3) set `transform_input=True`: on inputs
+@pytest.mark.parametrize(
+    "network, size",
+    [
+        pytest.param("googlenet", 67, id="googlenet"),
+        pytest.param("inception_v3", 107, id="inception_v3", marks=pytest.mark.slow),
+    ],
+)
+def test_transform_input_is_preprocessing(network, size, tmp_path):
+    """torchvision's pretrained GoogLeNet and Inception v3 set `transform_input=True`: on inputs
     normalised with the ImageNet mean and std, the network first maps them to (x - 0.5) / 0.5 of
     the 0-1 image. The same weights in kcnn (which has no such step) therefore take RGB 0-1 images
     scaled to [-1, 1]: that belongs to the weights' preprocessing."""
-    reference = _torchvision.random_reference("googlenet", transform_input=True, **GOOGLENET_TV)
-    model = kcnn.models.googlenet(
-        variant="torchvision", input_shape=(67, 67, 3), classifier_activation=None
+    reference = _torchvision.random_reference(network, transform_input=True, **GOOGLENET_TV)
+    model = getattr(kcnn.models, network)(
+        variant="torchvision", input_shape=(size, size, 3), classifier_activation=None
     )
     load_torchvision_state_dict(
-        model, read_pth(_published_file(reference, tmp_path)), network="googlenet"
+        model, read_pth(_published_file(reference, tmp_path)), network=network
     )
-    rgb01 = np.random.default_rng(1).uniform(size=(2, 67, 67, 3)).astype("float32")
+    rgb01 = np.random.default_rng(1).uniform(size=(2, size, size, 3)).astype("float32")
     mean = np.array([0.485, 0.456, 0.406], "float32")
     std = np.array([0.229, 0.224, 0.225], "float32")
     expected = _torchvision.torchvision_outputs(reference, (rgb01 - mean) / std)
     got = keras.ops.convert_to_numpy(model((rgb01 - 0.5) / 0.5, training=False))
-    _assert_close("googlenet[transform_input]@67", got, expected)
+    _assert_close(f"{network}[transform_input]@{size}", got, expected)
+
+
+def test_densenet_files_use_the_published_names():
+    reference = _torchvision.random_reference("densenet121")
+    names = list(_torchvision.published_state_dict(reference))
+    assert "features.denseblock1.denselayer1.norm.1.weight" in names
+    assert "features.denseblock4.denselayer16.conv.2.weight" in names
+    assert "features.transition1.norm.weight" in names
+    assert not any(".norm1." in n or ".conv2." in n for n in names)
+    assert len(names) == len(reference.state_dict())
 
 
 def test_densenet_torchvision_variant_carries_torchvision_batchnorm():
@@ -196,7 +222,7 @@ def test_densenet_torchvision_variant_carries_torchvision_batchnorm():
     } == {(1.001e-5, 0.99)}
 
 
-# --- fine-tuning and the errors: small ResNet-18s --------------------------------------------------
+# --- fine-tuning and the errors: small ResNet-18s -----------------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -292,3 +318,62 @@ def test_read_pth_without_torch_says_what_to_install(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
     with pytest.raises(ImportError, match=r'pip install "kcnn\[torch\]"'):
         read_pth(tmp_path / "weights.pth")
+
+
+def test_alexnet_without_top_loads_the_features(tmp_path):
+    """include_top=False: fc6, fc7 and the classifier are skipped, the convolutions load."""
+    reference = _torchvision.random_reference("alexnet")
+    model = kcnn.models.alexnet(variant="torchvision", include_top=False, input_shape=(99, 99, 3))
+    state = read_pth(_published_file(reference, tmp_path))
+    assert load_torchvision_state_dict(model, state, network="alexnet", skip_head=True) == []
+    with pytest.raises(ValueError, match=r"'classifier\.1\.weight' maps to kcnn weight 'fc6/"):
+        load_torchvision_state_dict(model, state, network="alexnet")
+    images = _images(99)
+    expected = _torchvision.torchvision_outputs(reference.features, images).transpose(0, 2, 3, 1)
+    _assert_close("alexnet[features]@99", keras.ops.convert_to_numpy(model(images)), expected)
+
+
+def test_grouped_convolution_kernels_convert():
+    """ResNeXt's grouped 3x3 convolutions: torch's (out, in / groups, kh, kw) kernel, converted,
+    computes in a Keras `Conv2D(groups=...)` what it computes in torch."""
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 32, 3, padding=1, groups=4, bias=False).eval()
+    layer = keras.layers.Conv2D(32, 3, padding="same", groups=4, use_bias=False)
+    layer.build((None, 9, 9, 16))
+    layer.kernel.assign(convert_array(conv.weight.detach().numpy(), "conv"))
+    images = np.random.default_rng(0).standard_normal((2, 9, 9, 16)).astype("float32")
+    expected = _torchvision.torchvision_outputs(conv, images).transpose(0, 2, 3, 1)
+    _assert_close("grouped_conv", keras.ops.convert_to_numpy(layer(images)), expected)
+
+
+@pytest.mark.parametrize(
+    "network, like",
+    [
+        ("resnext50_32x4d", "resnet50"),
+        ("resnext101_32x8d", "resnet101"),
+        ("resnext101_64x4d", "resnet101"),
+        ("wide_resnet50_2", "resnet50"),
+        ("wide_resnet101_2", "resnet101"),
+    ],
+)
+def test_resnext_and_wide_resnet_names_follow_the_resnet_table(network, like):
+    """torchvision's ResNeXts and wide ResNets differ from their ResNet only in widths and groups:
+    their parameters map, by the same rules, onto exactly the kcnn weight paths of that ResNet
+    (the shapes are checked when a kcnn builder of the same name loads them)."""
+    from kcnn.weights.torchvision import RESNET_RULES, family_rules, kcnn_weight_path
+
+    models = _torchvision.import_torchvision_models()
+    assert family_rules(network, None) is RESNET_RULES
+    with torch.device("meta"):  # names only: no memory, no initialisation
+        names = [
+            n for n in getattr(models, network)(weights=None).state_dict()
+            if not n.endswith("num_batches_tracked")
+        ]
+    paths = [kcnn_weight_path(n, RESNET_RULES)[0] for n in names]
+    assert None not in paths
+    assert sorted(paths) == _resnet_weight_paths(like)
+
+
+@functools.cache
+def _resnet_weight_paths(network):
+    return sorted(w.path for w in getattr(kcnn.models, network)(input_shape=(32, 32, 3)).weights)
