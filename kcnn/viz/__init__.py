@@ -16,6 +16,26 @@ Layer names are kcnn.analysis' (`conv3_block2/2_conv` inside a block). Gradients
 TensorFlow, JAX and PyTorch backends. `kcnn show` draws the same pictures from the command line.
 """
 
-from kcnn.viz import architecture, cam, figures, filters, inputs, maps, receptive, walk
+from kcnn.viz import (
+    architecture,
+    cam,
+    figures,
+    filters,
+    inputs,
+    maps,
+    placement,
+    receptive,
+    walk,
+)
 
-__all__ = ["architecture", "cam", "figures", "filters", "inputs", "maps", "receptive", "walk"]
+__all__ = [
+    "architecture",
+    "cam",
+    "figures",
+    "filters",
+    "inputs",
+    "maps",
+    "placement",
+    "receptive",
+    "walk",
+]

@@ -71,7 +71,7 @@ def run_show(args):
     elif args.kind == "cam":
         picture, batch = inputs.model_input(loaded, image)
         result = cam.grad_cam(model, batch, class_index=args.class_index, layer=args.layer)
-        figure = cam.plot_cam(result, picture, title=title)
+        figure = cam.plot_cam(result, picture, class_names=loaded.class_names, title=title)
     else:
         layer = args.layer or _last_spatial(model)
         position = _position(args.position) if args.position else None

@@ -23,12 +23,13 @@ import numpy as np
 
 @dataclasses.dataclass
 class Loaded:
-    """A model ready to look at: `model`, `preprocess` (raw 0..255 batch -> model input) and a
-    short `description` for figure titles."""
+    """A model ready to look at: `model`, `preprocess` (raw 0..255 batch -> model input), a
+    short `description` for figure titles and, for a run, its data set's `class_names`."""
 
     model: object
     preprocess: object
     description: str
+    class_names: tuple = None
 
 
 def load(source):
@@ -81,12 +82,14 @@ def _load_run(run_dir):
     for required in ("model.keras", "config.json"):
         if not os.path.exists(os.path.join(run_dir, required)):
             raise ValueError(f"{run_dir} is not a finished kcnn run (no {required})")
+    from kcnn.data import sources
     from kcnn.training.config import TrainConfig
 
     config = TrainConfig.from_json(os.path.join(run_dir, "config.json"))
     model = kcnn.load_model(os.path.join(run_dir, "model.keras"), compile=False)
     preprocess = run_normalizer(config, tuple(model.input_shape[1:]))
-    return Loaded(model, preprocess, f"{config.model} trained on {config.dataset}")
+    names = sources.info(config.dataset, data_dir=config.data_dir).class_names
+    return Loaded(model, preprocess, f"{config.model} trained on {config.dataset}", names)
 
 
 def run_normalizer(config, shape):

@@ -2,22 +2,17 @@
 effective field measured by gradients (Luo et al. 2016, "Understanding the Effective Receptive
 Field in Deep Convolutional Neural Networks").
 
-Where a theoretical field lies: the outputs of a layer with jump `j` (its effective stride) are
-laid out on the input `j` pixels apart, and the whole grid of their centres is centred on the
-image: output `p` (of `m` along an axis of an `n`-pixel input) is centred on input pixel
-`(n - 1) / 2 + (p - (m - 1) / 2) * j`. That is exact for "valid" layers that use the whole input
-(AlexNet: 227 -> 55 with an 11x11/4 window puts output 0 on pixel 5) and for symmetric padding;
-Keras' "same" padding with a stride pads one pixel more at the end than at the start, which can
-shift a field by a pixel or two. The box is exactly `receptive_field` pixels wide around that
-centre (a half-pixel centre rounds towards the top-left, the side where Keras pads less), then
-clipped to the image.
+The theoretical field of output `p` of a layer covers input pixels `start + p * jump` to
+`start + p * jump + receptive_field - 1` along each axis: size and jump from `kcnn.analysis`,
+`start` from the padding of every layer on the way (`kcnn.viz.placement`). The box is that
+range clipped to the image.
 """
 
 import dataclasses
 
 import numpy as np
 
-from kcnn.viz import figures, grads, walk
+from kcnn.viz import figures, grads, placement, walk
 
 
 def profile_rows(model):
@@ -75,6 +70,9 @@ def theoretical_field(model, layer, position=None):
     if row.receptive_field is None:
         raise ValueError(f"layer {layer!r} sees the whole input (its receptive field is global)")
     size, jump = _pair(row.receptive_field), _pair(row.jump)
+    starts = placement.placements(model)[layer]
+    if tuple(a[1] for a in starts) != size or tuple(a[2] for a in starts) != jump:
+        raise ValueError(f"kcnn.viz.placement disagrees with kcnn.analysis on layer {layer!r}")
     out = row.output_shape[1:3]
     image = tuple(model.input_shape[1:3])
     position = tuple(m // 2 for m in out) if position is None else tuple(position)
@@ -82,10 +80,9 @@ def theoretical_field(model, layer, position=None):
         raise ValueError(
             f"position {position} is outside the {out[0]}x{out[1]} output of {layer!r}"
         )
-    centre = tuple((n - 1) / 2 + (p - (m - 1) / 2) * j
-                   for n, p, m, j in zip(image, position, out, jump))
-    low = [int(np.floor(c - (r - 1) / 2)) for c, r in zip(centre, size)]
+    low = [start + p * j for (start, _, j), p in zip(starts, position)]
     high = [v + r - 1 for v, r in zip(low, size)]
+    centre = tuple((a + b) / 2 for a, b in zip(low, high))
     top, left = (max(v, 0) for v in low)
     bottom, right = (min(v, n - 1) for v, n in zip(high, image))
     return Box(layer, position, size, jump, centre, top, left, bottom, right)

@@ -88,6 +88,7 @@ def test_a_run_directory_gets_its_own_normalisation(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model": "lenet5", "dataset": "digits"}))
     loaded = inputs.load(tmp_path)
     assert loaded.description == "lenet5 trained on digits"
+    assert loaded.class_names == tuple("0123456789")
     from kcnn.data.sources import digits_arrays
 
     digit = digits_arrays()[0][0]

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 import kcnn
-from kcnn.viz import grads, receptive
+from kcnn.viz import grads, placement, receptive, walk
 
 
 def linear_stack():
@@ -46,7 +46,9 @@ def test_box_is_clipped_to_the_image():
     rows = receptive.profile_rows(model)
     box = receptive.theoretical_field(model, "conv3_block1", (0, 0))
     assert box.size == (rows["conv3_block1"].receptive_field,) * 2 == (21, 21)
-    # centre of output 0 of 16 with jump 2 on 32 pixels: 15.5 - 7.5 * 2 = 0.5 -> rows -10..10
+    # output 0's field starts 10 pixels before the image (seven 3x3 layers padded by 1 at jump 1,
+    # then the stride-2 conv's explicit padding of 1 and 2_conv's 1 at jump 2), so it ends at 10
+    assert placement.placements(model)["conv3_block1"] == ((-10, 21, 2), (-10, 21, 2))
     assert (box.top, box.left, box.bottom, box.right) == (0, 0, 10, 10)
     whole = receptive.theoretical_field(model, "conv4_block3")
     assert (whole.top, whole.left, whole.bottom, whole.right) == (0, 0, 31, 31)
@@ -65,14 +67,36 @@ def test_effective_field_of_a_deep_resnet_is_smaller_and_centred():
     assert box.size == (81, 81) and box.bottom - box.top + 1 == 81
     effective = receptive.effective_field(model, layer, samples=4)
     assert effective.extent < 0.75 * 81, effective.extent
-    assert np.allclose(effective.centroid, box.centre, atol=2.0), (effective.centroid, box.centre)
-    # the gradient reaches exactly as far as the theoretical field (81 pixels); Keras' "same"
-    # padding with stride 2 places it up to a pixel or two off the symmetric centre (documented)
+    assert np.allclose(effective.centroid, box.centre, atol=1.0), (effective.centroid, box.centre)
+    # the gradient reaches exactly the theoretical field: Keras' "same" padding with stride 2
+    # pads the odd pixel at the end, which puts this field at 8..88, not centred on 47.5
     rows = np.nonzero(effective.gradient.sum(axis=1))[0]
     cols = np.nonzero(effective.gradient.sum(axis=0))[0]
-    assert rows.max() - rows.min() + 1 == cols.max() - cols.min() + 1 == 81
-    assert abs(rows.min() - box.top) <= 2 and abs(cols.min() - box.left) <= 2
+    assert (rows.min(), rows.max(), cols.min(), cols.max()) == (8, 88, 8, 88)
+    assert (box.top, box.bottom, box.left, box.right) == (8, 88, 8, 88)
     figure = receptive.plot_receptive_field(np.full((96, 96, 3), 128.0), box, effective)
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     assert Image.open(buffer).size == (840, 460)
+
+
+@pytest.mark.parametrize("name, options", [
+    ("resnet20", {}),
+    ("alexnet", {"variant": "cifar", "input_shape": (60, 60, 1)}),
+    ("googlenet", {}),
+    ("inception_v3", {}),
+])
+def test_placement_agrees_with_analysis_on_every_layer(name, options):
+    model = kcnn.models.get(name, **options)
+    rows = receptive.profile_rows(model)
+    placed = placement.placements(model)
+    assert set(placed) == set(walk.named_layers(model))
+    for layer, geometry in placed.items():
+        row = rows[layer]
+        if geometry is None:
+            assert row.receptive_field is None, layer
+            continue
+        sizes = tuple(axis[1] for axis in geometry)
+        jumps = tuple(axis[2] for axis in geometry)
+        assert sizes == receptive._pair(row.receptive_field), layer
+        assert jumps == receptive._pair(row.jump), layer
