@@ -49,10 +49,13 @@ def feature_maps(model, batch, layer):
                        row.jump if row else None)
 
 
-def plot_feature_maps(result, max_channels=64, picture=None, title=None):
+def plot_feature_maps(result, max_channels=None, picture=None, title=None):
     """A grid of the first `max_channels` channels of `result` (a `FeatureMaps`), each scaled to
-    its own min..max; with `picture` (the input on 0..255) shown first."""
+    its own min..max; with `picture` (the input on 0..255) shown first. By default as many
+    channels as fill an 8x8 grid."""
     height, width, channels = result.maps.shape
+    if max_channels is None:
+        max_channels = 64 - (picture is not None)
     shown = min(channels, max_channels)
     panels = shown + (picture is not None)
     columns = min(8, panels)

@@ -98,6 +98,10 @@ def test_a_run_directory_gets_its_own_normalisation(tmp_path):
     dataset, _ = kcnn.data.load("digits", "train", 1, image_size=32, shuffle=False)
     first, _ = next(iter(dataset))
     np.testing.assert_allclose(batch, first.numpy(), atol=1e-4)
+    Image.fromarray(digit[..., 0]).save(tmp_path / "digit.png")
+    assert main(["show", "cam", str(tmp_path), str(tmp_path / "digit.png"),
+                 "--out", str(tmp_path / "cam.png")]) == 0
+    assert Image.open(tmp_path / "cam.png").size == (700, 390)
     with pytest.raises(ValueError, match=r"is not a finished kcnn run \(no model\.keras\)"):
         inputs.load(tmp_path / "..")
 
