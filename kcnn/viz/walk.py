@@ -32,7 +32,8 @@ def _input_shape(layer):
     try:
         return tuple(layer.input.shape)
     except (AttributeError, ValueError):  # called more than once, or never: use a built sublayer
-        return tuple(layer._build_shapes_dict.get("input_shape", ())) or None
+        built = getattr(layer, "_build_shapes_dict", None) or {}
+        return tuple(built.get("input_shape", ())) or None
 
 
 def named_layers(model):
