@@ -11,7 +11,7 @@ import sys
 
 from kcnn import __version__
 
-COMMAND_MODULES = ("kcnn.training.commands", "kcnn.analysis.commands")
+COMMAND_MODULES = ("kcnn.training.commands", "kcnn.analysis.commands", "kcnn.viz.commands")
 
 
 def build_parser():

@@ -1,0 +1,162 @@
+"""From what the user names (a run directory, a `.keras` file, a model name) and an image file to
+the model and the exact tensor it takes.
+
+`load(source)` returns a `Loaded(model, preprocess, description)`; `preprocess` maps a float32
+batch of raw images (0..255, at the model's input size and channel count) to the model's input:
+
+* a finished `kcnn train` run (RUN/model.keras + RUN/config.json): the run's own input
+  normalisation (the data pipeline's per-channel mean/std for the run's data set);
+* a `.keras` file: the identity (the file's model is taken to include its preprocessing);
+* `NAME:WEIGHTS` (`resnet50:imagenet`): `kcnn.models.get(NAME, weights=WEIGHTS,
+  include_preprocessing=True)`, a model that takes raw 0..255 images;
+* a registered `NAME`: the model with random weights (for filters, receptive fields and the
+  architecture picture) and inputs scaled to 0..1.
+
+This is the one place that knows how each kind of model wants its images.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+
+@dataclasses.dataclass
+class Loaded:
+    """A model ready to look at: `model`, `preprocess` (raw 0..255 batch -> model input), a
+    short `description` for figure titles and, for a run, its data set's `class_names`."""
+
+    model: object
+    preprocess: object
+    description: str
+    class_names: tuple = None
+
+
+def load(source):
+    """Load a run directory, a `.keras` file, `NAME:WEIGHTS` or a registered model `NAME`."""
+    import kcnn
+
+    source = str(source)
+    if os.path.isdir(source):
+        return _load_run(source)
+    if source.endswith(".keras"):
+        if not os.path.isfile(source):
+            raise ValueError(f"no such model file: {source}")
+        model = kcnn.load_model(source, compile=False)
+        return Loaded(model, _identity, os.path.basename(source))
+    name, _, weights = source.partition(":")
+    if weights:
+        return _load_pretrained(name, weights)
+    model = kcnn.models.get(name)  # an unknown name raises a ValueError with close matches
+    return Loaded(model, _unit, f"{name} (random weights)")
+
+
+def _identity(x):
+    return x
+
+
+def _unit(x):
+    return x * (1.0 / 255.0)
+
+
+def _load_pretrained(name, weights):
+    import kcnn
+
+    kcnn.models.spec(name)  # an unknown name raises a ValueError with close matches
+    try:
+        model = kcnn.models.get(name, weights=weights, include_preprocessing=True)
+    except TypeError as error:
+        if "include_preprocessing" in str(error):
+            raise ValueError(
+                f"{name}:{weights}: this kcnn has no pretrained weights by name yet "
+                "(kcnn.models.get(..., include_preprocessing=True)); give a run directory, a "
+                ".keras file or a model name without ':WEIGHTS'"
+            ) from None
+        raise
+    return Loaded(model, _identity, f"{name} ({weights} weights)")
+
+
+def _load_run(run_dir):
+    import kcnn
+
+    for required in ("model.keras", "config.json"):
+        if not os.path.exists(os.path.join(run_dir, required)):
+            raise ValueError(f"{run_dir} is not a finished kcnn run (no {required})")
+    from kcnn.data import sources
+    from kcnn.training.config import TrainConfig
+
+    config = TrainConfig.from_json(os.path.join(run_dir, "config.json"))
+    model = kcnn.load_model(os.path.join(run_dir, "model.keras"), compile=False)
+    preprocess = run_normalizer(config, tuple(model.input_shape[1:]))
+    names = sources.info(config.dataset, data_dir=config.data_dir).class_names
+    return Loaded(model, preprocess, f"{config.model} trained on {config.dataset}", names)
+
+
+def run_normalizer(config, shape):
+    """The input normalisation that `kcnn train` applied for `config` (its data pipeline's
+    per-channel mean/std), as a function of a float32 NumPy batch on 0..255."""
+    from kcnn.data import pipeline, sources
+
+    native = sources.info(config.dataset, data_dir=config.data_dir).image_shape
+    size = None if native[0] == shape[0] else shape[0]
+    raw = sources.load_raw(config.dataset, "train", data_dir=config.data_dir, download=False,
+                           seed=config.seed, image_size=size)
+    mean, std = pipeline._mean_std(config.dataset, config.data_dir, raw, shape)
+    scale = (1.0 / (255.0 * np.asarray(std))).astype("float32")
+    shift = (-np.asarray(mean) / np.asarray(std)).astype("float32")
+    return lambda x: x * scale + shift
+
+
+def read_image(path):
+    """The image file at `path` as a uint8 array (height, width, channels) with 1 or 3 channels."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as image:
+            image = image.convert("L" if image.mode in ("1", "L", "I", "F", "I;16") else "RGB")
+            array = np.asarray(image)
+    except (OSError, UnidentifiedImageError, ValueError) as error:
+        reason = str(error).split("\n")[0] or type(error).__name__
+        raise ValueError(f"cannot read image {path}: {reason}") from None
+    return array[..., None] if array.ndim == 2 else array
+
+
+def fit_image(image, shape):
+    """Resize (bilinear, as the data pipeline does) and convert an image to `shape` (H, W, C).
+
+    Args:
+        image: an array (height, width, channels) on 0..255, channels 1 or 3.
+        shape: the model's input shape (height, width, channels), channels 1 or 3.
+
+    Returns:
+        A float32 array of `shape` on 0..255.
+    """
+    import keras
+
+    image = np.asarray(image, dtype="float32")
+    if image.ndim == 2:
+        image = image[..., None]
+    height, width, channels = shape
+    if image.shape[-1] == 3 and channels == 1:
+        image = image @ np.array([[0.2989], [0.5870], [0.1140]], dtype="float32")
+    elif image.shape[-1] == 1 and channels == 3:
+        image = np.repeat(image, 3, axis=-1)
+    elif image.shape[-1] != channels:
+        raise ValueError(f"cannot convert an image with {image.shape[-1]} channels to {channels}")
+    if image.shape[:2] != (height, width):
+        image = keras.ops.convert_to_numpy(
+            keras.ops.image.resize(image[None], (height, width), interpolation="bilinear")
+        )[0]
+    return np.clip(image, 0, 255).astype("float32")
+
+
+def model_input(loaded, image):
+    """`(picture, batch)`: the image at the model's input size (float 0..255, for drawing) and the
+    one-image batch the model takes. `image` is a file path or an array on 0..255."""
+    if isinstance(image, (str, os.PathLike)):
+        image = read_image(image)
+    shape = tuple(loaded.model.input_shape[1:])
+    if None in shape:
+        raise ValueError(f"model {loaded.model.name!r} has no fixed input size {shape}")
+    picture = fit_image(image, shape)
+    return picture, np.asarray(loaded.preprocess(picture[None]), dtype="float32")
