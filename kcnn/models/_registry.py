@@ -32,8 +32,11 @@ class ModelSpec:
 def register(family, source, default_input, min_input):
     """Decorator that registers a builder under its function name.
 
-    The builder is returned wrapped only to turn keras.applications' `classes=` spelling into a
-    clear error (kcnn says `num_classes`, like torchvision and KerasHub).
+    The builder is returned wrapped to turn keras.applications' `classes=` spelling into a
+    clear error (kcnn says `num_classes`, like torchvision and KerasHub), and to take every
+    builder's `initializer` option: "keras" (default: the builder's own initialisers), "source"
+    (the initial distribution of the source the model follows) or a scheme name
+    (`kcnn.models.initializers`).
     """
 
     def decorator(builder):
@@ -48,7 +51,14 @@ def register(family, source, default_input, min_input):
                     f"{name}() got an unexpected keyword argument 'classes'; "
                     f"kcnn calls it `num_classes` (e.g. {name}(num_classes=10))"
                 )
-            return builder(*args, **kwargs)
+            initializer = kwargs.pop("initializer", "keras")
+            model = builder(*args, **kwargs)
+            if initializer != "keras":
+                from kcnn.models import initializers
+
+                scheme = initializers.scheme_for(name, kwargs.get("variant"), initializer)
+                initializers.initialize(model, scheme)
+            return model
 
         _REGISTRY[name] = ModelSpec(name, wrapper, family, source, tuple(default_input), min_input)
         return wrapper
