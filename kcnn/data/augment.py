@@ -15,11 +15,11 @@ float32 images on the 0..255 scale, before normalisation. Presets:
     randaugment   RandAugment (2 ops, magnitude 0.5)
 
 Per-image crops: `keras.layers.RandomCrop` on a batch cuts the same window out of every image
-(one offset per batch), so the crops here are `RandomTranslation(..., fill_mode="constant",
-interpolation="nearest")`, which draws a shift per image. Shifting by up to 4 pixels with zero
-fill is pad-and-crop, except that Keras samples a continuous shift and rounds it, so the end
-offsets (+-4) come up about half as often as the others. "alexnet" translates the larger resize
-and then takes the centre crop, which is a random crop of the larger image, exactly.
+(one offset per batch). "cifar" is `PadAndCrop`: the papers' zero padding by 4 and a crop back to
+size at a uniform integer offset in [-4, 4] on each axis, drawn per image (9 x 9 equally likely
+windows), and the flip, in one gather. "alexnet" uses `RandomTranslation(..., fill_mode="constant", interpolation="nearest")`
+on the larger resize and then takes the centre crop; Keras draws that shift per image but
+continuous and rounded, so its end offsets come up about half as often as the others.
 """
 
 import itertools
@@ -72,12 +72,50 @@ class PCALighting:
         return f"PCALighting(alphastd={self.alphastd})"
 
 
+class PadAndCrop:
+    """Zero-pad each image by `pad` pixels on every side and crop it back to its size at a
+    uniform integer offset, drawn per image: each of the (2 pad + 1)^2 windows is equally
+    likely (He et al. 2016's CIFAR augmentation, fb.resnet.torch's and torchvision's
+    `RandomCrop(32, padding=4)`). With `flip`, each crop is also mirrored left-right with
+    probability 1/2, drawn per image (`RandomHorizontalFlip`), in the same gather. Works on
+    batches (B, H, W, C).
+
+    Keras' RandomCrop draws one window per batch, so this is a small TensorFlow callable used
+    only inside `tf.data`. Its random state is a `tf.random.Generator`, seeded when `seed` is given.
+    """
+
+    def __init__(self, pad=4, flip=False, seed=None):
+        import tensorflow as tf
+
+        self.pad, self.flip = pad, flip
+        self._rng = (tf.random.Generator.from_seed(seed) if seed is not None
+                     else tf.random.Generator.from_non_deterministic_state())
+
+    def __call__(self, images, training=True):
+        import tensorflow as tf
+
+        if not training:
+            return images
+        shape = tf.shape(images)
+        p = self.pad
+        padded = tf.pad(images, [[0, 0], [p, p], [p, p], [0, 0]])
+        # Window corners in the padded image, 0..2p: offset - p in [-p, p].
+        corners = self._rng.uniform((shape[0], 2), 0, 2 * p + 1, dtype=tf.int32)
+        rows = corners[:, :1] + tf.range(shape[1])[None, :]  # (B, H)
+        x = tf.range(shape[2])[None, :]
+        if self.flip:
+            mirrored = self._rng.uniform((shape[0], 1), 0, 2, dtype=tf.int32) == 1
+            x = tf.where(mirrored, shape[2] - 1 - x, x)
+        cols = corners[:, 1:] + x  # (B, W)
+        out = tf.gather(padded, rows, axis=1, batch_dims=1)  # (B, H, W + 2p, C)
+        return tf.gather(out, cols, axis=2, batch_dims=1)  # (B, H, W, C)
+
+    def __repr__(self):
+        return f"PadAndCrop(pad={self.pad}, flip={self.flip})"
+
+
 def _cifar(shape, seeds):
-    return [
-        keras.layers.RandomTranslation(4 / 32, 4 / 32, fill_mode="constant",
-                                       interpolation="nearest", seed=next(seeds), **_F),
-        keras.layers.RandomFlip("horizontal", seed=next(seeds), **_F),
-    ]
+    return [PadAndCrop(4, flip=True, seed=next(seeds))]
 
 
 def _alexnet(shape, seeds):

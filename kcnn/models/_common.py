@@ -113,9 +113,12 @@ def image_input(network, *, input_shape, input_tensor, default_shape, min_size, 
 
 
 def predictions(num_classes, classifier_activation):
-    """The classifier layer: Dense named "predictions", computed in float32 under mixed precision."""
+    """The classifier layer: Dense named "predictions", computed in float32 under mixed precision
+    (else in the global dtype policy's, so a float64 model is float64 throughout)."""
+    mixed = keras.config.dtype_policy().name.startswith("mixed")
     return keras.layers.Dense(
-        num_classes, activation=classifier_activation, dtype="float32", name="predictions"
+        num_classes, activation=classifier_activation, dtype="float32" if mixed else None,
+        name="predictions",
     )
 
 

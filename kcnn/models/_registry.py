@@ -115,8 +115,11 @@ def register(family, source, variants, selector="variant"):
         selector: the builder keyword that picks a variant.
 
     The builder is returned wrapped to turn keras.applications' `classes=` spelling into a clear
-    error (kcnn says `num_classes`, like torchvision and KerasHub) and to serve pretrained
-    `weights=` names and `include_preprocessing=` (see `kcnn.weights`).
+    error (kcnn says `num_classes`, like torchvision and KerasHub), to serve pretrained
+    `weights=` names and `include_preprocessing=` (see `kcnn.weights`), and to take every
+    builder's `initializer` option for random weights: "keras" (default: the builder's own
+    initialisers), "source" (the initial distribution of the source the model follows) or a
+    scheme name (`kcnn.models.initializers`).
     """
 
     def decorator(builder):
@@ -140,7 +143,13 @@ def register(family, source, variants, selector="variant"):
                     f"{name}() got an unexpected keyword argument 'classes'; "
                     f"kcnn calls it `num_classes` (e.g. {name}(num_classes=10))"
                 )
+            initializer = kwargs.pop("initializer", "keras")
             weights = kwargs.get("weights")
+            if initializer != "keras" and weights is not None:
+                raise ValueError(
+                    f"`{name}`: `initializer={initializer!r}` sets random initial weights, so it "
+                    f"cannot be combined with `weights={weights!r}`; pass one of them"
+                )
             preprocessing = kwargs.pop("include_preprocessing", False)
             if _is_weights_name(weights) or preprocessing:
                 from kcnn.weights import loader
@@ -148,7 +157,13 @@ def register(family, source, variants, selector="variant"):
                 return loader.build(
                     _REGISTRY[name], builder, kwargs, include_preprocessing=preprocessing
                 )
-            return builder(*args, **kwargs)
+            model = builder(*args, **kwargs)
+            if initializer != "keras":
+                from kcnn.models import initializers
+
+                scheme = initializers.scheme_for(name, kwargs.get("variant"), initializer)
+                initializers.initialize(model, scheme)
+            return model
 
         _REGISTRY[name] = ModelSpec(name, wrapper, family, source, table, key_name, default)
         if any(v.weights for v in table.values()):

@@ -6,7 +6,8 @@
     >>> result.metrics["test_accuracy"], result.run_dir
     >>> kcnn.training.evaluate(["runs/a", "runs/b"])        # each model and their ensemble
 
-Modules: `config` (TrainConfig), `recipes` (RECIPES, optimizers, schedules), `runtime`
+Modules: `config` (TrainConfig), `recipes` (RECIPES, optimizers, schedules), `optimizers`
+(SGD with coupled L2 weight decay, as PyTorch's), `runtime`
 (precision, XLA, distribution, CPU settings), `loop` (the run and its callbacks), `report`
 (metrics.json and the PNGs). The trainer feeds models from tf.data, so it needs TensorFlow.
 """

@@ -56,6 +56,8 @@ def register(subparsers):
     a("--lr", type=float, metavar="LR", help="base (peak) learning rate")
     a("--momentum", type=float, metavar="M")
     a("--weight-decay", type=float, metavar="WD")
+    a("--weight-decay-kind", metavar="K",
+      help="coupled (L2 through the momentum, as torch.optim.SGD), coupled-kernels, decoupled")
     a("--schedule", help=f"{', '.join(SCHEDULES)}")
     a("--warmup-epochs", type=float, metavar="E")
     a("--label-smoothing", type=float, metavar="S")

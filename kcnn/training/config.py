@@ -24,6 +24,7 @@ RECIPE_FIELDS = (
     "lr",
     "momentum",
     "weight_decay",
+    "weight_decay_kind",
     "schedule",
     "warmup_epochs",
     "label_smoothing",
@@ -44,7 +45,10 @@ class TrainConfig:
         optimizer: one of OPTIMIZERS.
         lr: the base (peak) learning rate.
         momentum: SGD / RMSprop momentum.
-        weight_decay: decoupled weight decay (Keras' optimizer `weight_decay`).
+        weight_decay: the weight decay factor; how it is applied is `weight_decay_kind`.
+        weight_decay_kind: "coupled" (L2 added to the gradient, as torch.optim.SGD),
+            "coupled-kernels" (the same on kernels only) or "decoupled" (Keras' optimizer
+            `weight_decay`); see `kcnn.training.recipes`.
         schedule: one of SCHEDULES; "plateau" divides the learning rate by 10 when the validation
             accuracy stops improving, "step" divides it by 10 at 50% and 75% of training.
         warmup_epochs: linear warm-up length in epochs (may be fractional).
@@ -78,6 +82,7 @@ class TrainConfig:
     lr: float | None = None
     momentum: float | None = None
     weight_decay: float | None = None
+    weight_decay_kind: str | None = None
     schedule: str | None = None
     warmup_epochs: float | None = None
     label_smoothing: float | None = None
@@ -137,7 +142,7 @@ class TrainConfig:
 
     def validate(self):
         """Check every value that can be checked without TensorFlow; raise ValueError if bad."""
-        from kcnn.training.recipes import RECIPES
+        from kcnn.training.recipes import RECIPES, WEIGHT_DECAY_KINDS
 
         def choose(field, value, allowed):
             if value is not None and value not in allowed:
@@ -146,6 +151,7 @@ class TrainConfig:
         choose("recipe", self.recipe, tuple(RECIPES))
         choose("optimizer", self.optimizer, OPTIMIZERS)
         choose("schedule", self.schedule, SCHEDULES)
+        choose("weight_decay_kind", self.weight_decay_kind, WEIGHT_DECAY_KINDS)
         choose("precision", self.precision, PRECISIONS)
         choose("jit_compile", self.jit_compile, JIT_COMPILE)
         choose("distribute", self.distribute, DISTRIBUTE)

@@ -407,7 +407,8 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
     say(
         f"kcnn train: {config.model} on {config.dataset} {input_shape[0]}x{input_shape[1]}x"
         f"{input_shape[2]}, recipe {config.recipe} ({config.optimizer} lr {config.lr:g}, "
-        f"{config.schedule}, wd {config.weight_decay:g}, batch {config.batch_size}, "
+        f"{config.schedule}, wd {config.weight_decay:g} {config.weight_decay_kind}, "
+        f"batch {config.batch_size}, "
         f"{config.epochs} epochs, augment {config.augment}), {rt.precision}, "
         f"XLA {'on' if xla else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
         f"seed {config.seed}"
@@ -429,10 +430,7 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
     plateau = None
     callbacks = [throughput, LearningRateLogger()]
     if config.schedule == "plateau":
-        plateau = keras.callbacks.ReduceLROnPlateau(
-            monitor=monitor, mode="max", factor=0.1, patience=recipes.PLATEAU_PATIENCE,
-            verbose=1 if verbose else 0,
-        )
+        plateau = recipes.plateau_callback(monitor, verbose=1 if verbose else 0)
         callbacks.append(plateau)
     callbacks += [
         keras.callbacks.TerminateOnNaN(),

@@ -142,3 +142,29 @@ def test_graph_ops_finds_vgg16_dropouts_and_identical_inference_graphs(capsys):
     assert (
         inference == "vgg16 inference: kcnn 162 operations, keras.applications 162; differing: none"
     )
+
+
+@pytest.mark.slow
+def test_batchnorm_rounding_is_zero_without_the_fused_kernel(tmp_path):
+    """The figure behind the README's "equal up to float32 rounding in training"."""
+    report = _report(tmp_path, "batchnorm_rounding",
+                     "--model resnet50 --input-size 32 --batch-size 2")
+    rows = {(r["a"], r["b"]): r for r in report["results"]}
+    assert rows[("kcnn_keras_batchnorm", "keras_applications")]["max_relative"] == 0.0
+    for pair in (("kcnn", "keras_applications"), ("kcnn", "float64"),
+                 ("keras_applications", "float64")):
+        assert 0.0 < rows[pair]["max_relative"] < 1e-2
+    assert report["environment"]["cpu"]["cores"] >= 1
+
+
+def test_machine_names_the_cpu_and_versions():
+    machine = _script("machine")
+    described = machine.describe()
+    assert set(described["cpu"]["flags"]) == set(machine.SIMD_FLAGS.values())
+    assert described["versions"]["keras"] and described["versions"]["tensorflow"]
+    cpu = {"model_name": "X", "family": 25, "model": 17, "cores": 2,
+           "flags": {name: name in ("AVX2", "AVX-512F", "AVX512_BF16")
+                     for name in machine.SIMD_FLAGS.values()}}
+    assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, AVX-512F, AVX512_BF16, no AMX)"
+    cpu["flags"] = {name: name == "AVX2" for name in machine.SIMD_FLAGS.values()}
+    assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, no AVX-512, no AMX)"

@@ -8,6 +8,8 @@ tf = pytest.importorskip("tensorflow")
 import kcnn.data
 from kcnn.data import augment
 
+scipy_stats = pytest.importorskip("scipy.stats")
+
 pytestmark = pytest.mark.tf_only
 
 
@@ -57,6 +59,34 @@ def test_cifar_crop_keeps_shape_and_moves_content_per_image():
         assert abs(y - 16) <= 4 and -5 <= x - 16 <= 4
     assert len(set(positions)) >= 8  # one offset per image, not one per batch (RandomCrop's)
     assert set(np.unique(out)) <= {0.0, 255.0}  # zero padding, nearest: no blur
+
+
+def test_cifar_crop_draws_each_of_the_81_windows_equally_often_per_image():
+    """100,000 crops of a 10x10 image with one marker: the marker's shift is the crop offset."""
+    crop = augment.PadAndCrop(4, seed=0)
+    images = tf.constant(_markers(n=10_000, size=10, channels=1))
+    counts = np.zeros((9, 9), np.int64)
+    first_batch = None
+    for _ in range(10):
+        out = np.asarray(crop(images))[..., 0]
+        assert set(np.unique(out)) == {0.0, 255.0}  # pixels copied, zeros padded: no blur
+        b, y, x = np.nonzero(out == 255.0)
+        assert np.array_equal(b, np.arange(10_000))  # exactly one marker in every crop
+        np.add.at(counts, (y - 5 + 4, x - 5 + 4), 1)  # marker at (5, 5), offsets -4..4
+        first_batch = first_batch if first_batch is not None else list(zip(y[:32], x[:32]))
+    assert counts.sum() == 100_000
+    assert scipy_stats.chisquare(counts.ravel()).pvalue > 0.001
+    assert len(set(first_batch)) >= 20  # 32 images of one batch: different windows
+    np.testing.assert_array_equal(crop(images, training=False), images)
+
+
+def test_cifar_crop_flips_half_of_the_images_per_image():
+    images = np.random.RandomState(0).uniform(0, 255, (400, 8, 8, 3)).astype(np.float32)
+    crop = augment.PadAndCrop(0, flip=True, seed=0)  # no padding: only the flip moves pixels
+    out = np.asarray(crop(tf.constant(images)))
+    flipped = [np.array_equal(o, i[:, ::-1]) for o, i in zip(out, images)]
+    assert all(f or np.array_equal(o, i) for f, o, i in zip(flipped, out, images))
+    assert 160 < sum(flipped) < 240  # binomial(400, 1/2): mean 200, sd 10
 
 
 def test_alexnet_crops_from_a_larger_resize_and_adds_lighting_noise():
