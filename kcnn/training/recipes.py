@@ -51,6 +51,10 @@ RECIPES = {
         Recipe("one-cycle", "sgd", 0.1, 0.9, 5e-4, "one-cycle", 0, 128, 30, None, 0.0,
                "Smith & Topin 2019: lr rises from lr/25 to lr over 30% of training, then "
                "anneals (cosine) to lr/250000, as PyTorch's OneCycleLR; momentum is not cycled"),
+        Recipe("finetune", "adam", 1e-3, 0.0, 0.0, "constant", 0, 32, 10, "flip", 0.0,
+               "the Keras transfer-learning guide: the classifier alone on a frozen network "
+               "(head_epochs, default half), then the whole network at lr/10 with "
+               "BatchNormalization kept in inference mode; for --weights or --init"),
     )
 }
 DEFAULT_RECIPE = "adam"
