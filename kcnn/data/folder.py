@@ -28,6 +28,7 @@ INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
 DEFAULT_FRACTIONS = {"validation": 0.1, "test": 0.2}
 REPORTED_PATHS = 5  # skipped files named in the message; all of them are in FolderIndex.skipped
 _VALIDITY = {}  # (path, size, mtime_ns) -> None or the reason the file is unreadable
+_WARNED = set()  # skipped-file messages already given in this process (one warning each)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,7 +71,7 @@ def read_image(path, channels=3):
     Raises:
         ValueError: naming the file when it is missing, not one of those formats, or unreadable.
     """
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
 
     if channels not in (1, 3):
         raise ValueError(f"channels must be 1 or 3; got {channels!r}")
@@ -86,9 +87,10 @@ def read_image(path, channels=3):
         raise ValueError(f"{path}: no such file") from None
     except ValueError as error:
         raise ValueError(f"{path}: {error}") from None
+    except UnidentifiedImageError:
+        raise ValueError(f"{path}: not a JPEG, PNG, BMP or GIF image") from None
     except Exception as error:  # noqa: BLE001 - Pillow raises many types for broken data
-        reason = str(error) or type(error).__name__
-        raise ValueError(f"{path}: not a readable image ({reason})") from None
+        raise ValueError(f"{path}: unreadable image ({error or type(error).__name__})") from None
 
 
 def _problem(path):
@@ -238,7 +240,8 @@ def scan(root, *, validation_fraction=None, test_fraction=None):
               for split, pairs in splits.items()}
     index = FolderIndex(root=root, class_names=class_names, splits=splits, skipped=skipped,
                         split_folders=split_folders)
-    if skipped:
+    if skipped and index.skipped_message() not in _WARNED:
+        _WARNED.add(index.skipped_message())
         warnings.warn(index.skipped_message(), stacklevel=2)
     return index
 
