@@ -38,6 +38,10 @@ def with_preprocessing(network, *, image_size, interpolation="bilinear",
     """
     from kcnn.data.folder import resizer
 
+    if network.compiled:  # a copy without the training set-up (optimizer, schedule, loss)
+        trained = network  # (keras.models.clone_model would copy the compile settings too)
+        network = type(trained).from_config(trained.get_config())
+        network.set_weights(trained.get_weights())
     channels = network.input_shape[-1]
     inputs = keras.Input((None, None, channels), name="image")
     x = resizer(tuple(image_size), interpolation, crop_to_aspect_ratio)(inputs)

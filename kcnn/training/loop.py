@@ -103,6 +103,20 @@ class Data:
 
 
 @dataclasses.dataclass
+class Trained:
+    """What the fit leaves for the report."""
+
+    network: object
+    fresh: list  # layers that started fresh when starting from weights
+    stages: list
+    initial_epoch: int  # the epoch a resumed run continued after (0: a new run)
+    throughput: object = None
+    best_val_accuracy: float | None = None
+    train_time_s: float = 0.0
+    xla: bool = False
+
+
+@dataclasses.dataclass
 class Stage:
     """One model.fit over epochs [first, stop): what trains and at which learning rate."""
 
@@ -236,7 +250,7 @@ def adopt_init(config):
                                image_size=image_size)
 
 
-def plan(config, started):
+def make_plan(config, started):
     """The Plan of a resolved config. Everything that can fail on bad input fails here, before
     any run directory is written."""
     import kcnn
@@ -399,10 +413,10 @@ def make_callbacks(plan, data, stage, state, throughput, clock):
     return callbacks, checkpoint
 
 
-def fit(plan, rt, data, network, stages):
-    """Run every stage not finished yet (a resumed run skips finished ones). Returns
-    (Throughput, best validation accuracy, train time in seconds, whether XLA ran)."""
-    config = plan.config
+def fit(plan, rt, data, trained):
+    """Run every stage not finished yet (a resumed run skips finished ones); fills in
+    `trained`'s throughput, best validation accuracy, train time and XLA."""
+    config, network = plan.config, trained.network
     backup_dir = os.path.join(config.run_dir, "backup")
     state = read_state(backup_dir)
     session_start = time.perf_counter()
@@ -412,7 +426,7 @@ def fit(plan, rt, data, network, stages):
         return previous_time + time.perf_counter() - session_start
 
     throughput, best, xla = Throughput(config.batch_size), state.get("checkpoint_best"), False
-    for stage in stages:
+    for stage in trained.stages:
         stage.trainable_parameters = set_trainable(network, stage, config)
         if stage.stop <= state.get("epoch", 0):
             continue  # finished before the run was interrupted
@@ -420,7 +434,7 @@ def fit(plan, rt, data, network, stages):
         xla = bool(network.jit_compile)  # what runs, not what was asked (Keras may fall back)
         callbacks, checkpoint = make_callbacks(plan, data, stage, {**state, "checkpoint_best": best},
                                                throughput, clock)
-        if len(stages) > 1:
+        if len(trained.stages) > 1:
             plan.say(f"kcnn train: stage {stage.name}: epochs {stage.first + 1}-{stage.stop}, "
                      f"lr {stage.lr:g}, {stage.trainable_parameters:,} trainable parameters")
         network.fit(
@@ -434,7 +448,9 @@ def fit(plan, rt, data, network, stages):
             shuffle=False,  # the tf.data pipeline shuffles
         )
         best, state = checkpoint.best, {}
-    return throughput, best, clock(), xla
+    trained.throughput, trained.best_val_accuracy = throughput, _jsonable(best)
+    trained.train_time_s, trained.xla = clock(), xla
+    return trained
 
 
 # ----------------------------------------------------------------------------- report
@@ -460,10 +476,9 @@ def save_models(plan, data, network):
     return model
 
 
-def collect_metrics(plan, rt, network, scores, stages, fit_result, fresh):
+def collect_metrics(plan, rt, trained, scores):
     """metrics.json's contents: every figure of the run in one place."""
-    config = plan.config
-    throughput, best, train_time, xla = fit_result
+    config, network, throughput = plan.config, trained.network, trained.throughput
     logs = report.read_csv(os.path.join(config.run_dir, "log.csv"))
     rates = throughput.per_epoch[1:] or throughput.per_epoch
     losses = logs.get("loss", [])
@@ -477,14 +492,14 @@ def collect_metrics(plan, rt, network, scores, stages, fit_result, fresh):
         "test_examples": scores["examples"],
         "epochs": len(logs.get("epoch", [])),
         "epochs_planned": config.epochs,
-        "resumed_from_epoch": scores["resumed_from_epoch"],
+        "resumed_from_epoch": trained.initial_epoch,
         "terminated_on_nan": bool(losses) and not math.isfinite(losses[-1]),
-        "best_val_accuracy": _jsonable(best) if config.validation_split > 0 else None,
+        "best_val_accuracy": trained.best_val_accuracy if config.validation_split > 0 else None,
         "starting_weights": transfer.starting_weights(config),
-        "fresh_layers": fresh,
-        "stages": [dataclasses.asdict(s) for s in stages],
+        "fresh_layers": trained.fresh,
+        "stages": [dataclasses.asdict(s) for s in trained.stages],
         "wall_time_s": round(time.perf_counter() - plan.started, 3),
-        "train_time_s": round(train_time, 3),
+        "train_time_s": round(trained.train_time_s, 3),
         "images_per_second": round(float(np.median(rates)), 1) if rates else None,
         "images_per_second_first_epoch": round(throughput.per_epoch[0], 1)
         if throughput.per_epoch else None,
@@ -494,7 +509,7 @@ def collect_metrics(plan, rt, network, scores, stages, fit_result, fresh):
         "device": rt.device,
         "backend": rt.backend,
         "precision": rt.precision,
-        "xla": xla,
+        "xla": trained.xla,
         "distribute": rt.distribute,
         "replicas": rt.replicas,
         "onednn": runtime.onednn_setting(),
@@ -506,16 +521,15 @@ def collect_metrics(plan, rt, network, scores, stages, fit_result, fresh):
     }
 
 
-def write_report(plan, rt, data, network, stages, fit_result, fresh, initial_epoch):
+def write_report(plan, rt, data, trained):
     """The saved models, test scores (through the saved model, on raw images), metrics.json and
     the plots. Returns the RunResult."""
     config, run_dir = plan.config, plan.config.run_dir
-    model = save_models(plan, data, network)
+    model = save_models(plan, data, trained.network)
     probs, labels = evaluation.predict(model, data.test)
     class_names = data.train_info.class_names
-    scores = {**evaluation.scores(probs, labels, class_names), "examples": len(labels),
-              "resumed_from_epoch": initial_epoch}
-    metrics = collect_metrics(plan, rt, network, scores, stages, fit_result, fresh)
+    scores = {**evaluation.scores(probs, labels, class_names), "examples": len(labels)}
+    metrics = collect_metrics(plan, rt, trained, scores)
     report.write_metrics(run_dir, metrics)
     logs = report.read_csv(os.path.join(run_dir, "log.csv"))
     report.plot_curves(logs, os.path.join(run_dir, "curves.png"))
@@ -539,7 +553,7 @@ def write_report(plan, rt, data, network, stages, fit_result, fresh, initial_epo
 
 def run(config=None, **kwargs):
     """Train, evaluate on the test split and write the artifacts; see `kcnn.training.train`."""
-    the_plan = plan(resolve(config, **kwargs), started=time.perf_counter())
+    the_plan = make_plan(resolve(config, **kwargs), started=time.perf_counter())
     rt = runtime.setup(the_plan.config)
     try:
         return _run(the_plan, rt)
@@ -548,19 +562,19 @@ def run(config=None, **kwargs):
 
 
 def _run(plan, rt):
-    config = plan.config
     data = load_data(plan)
     network, fresh = build_model(plan, rt, data)
-    stages = plan_stages(config)
-    initial_epoch = read_state(os.path.join(config.run_dir, "backup")).get("epoch", 0)
-    start_run_dir(plan, rt, fresh, initial_epoch)
-    fit_result = fit(plan, rt, data, network, stages)
-    return write_report(plan, rt, data, network, stages, fit_result, fresh, initial_epoch)
+    initial_epoch = read_state(os.path.join(plan.config.run_dir, "backup")).get("epoch", 0)
+    trained = Trained(network, fresh, plan_stages(plan.config), initial_epoch)
+    start_run_dir(plan, rt, trained)
+    fit(plan, rt, data, trained)
+    return write_report(plan, rt, data, trained)
 
 
-def start_run_dir(plan, rt, fresh, initial_epoch):
+def start_run_dir(plan, rt, trained):
     """Write config.json, trim log.csv when resuming, and say what is about to run."""
     config, say = plan.config, plan.say
+    fresh, initial_epoch = trained.fresh, trained.initial_epoch
     os.makedirs(config.run_dir, exist_ok=True)
     config.to_json(os.path.join(config.run_dir, "config.json"))
     if initial_epoch:
