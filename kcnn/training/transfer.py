@@ -129,7 +129,8 @@ def freeze_backbone(network):
 
 def unfreeze_for_finetune(network):
     """Everything trainable again except BatchNormalization layers (kept in inference mode)."""
-    network.trainable = True
+    for layer in network.layers:  # (a Functional model's own setter does not reach them)
+        layer.trainable = True
     for layer in network._flatten_layers(include_self=False, recursive=True):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.trainable = False
