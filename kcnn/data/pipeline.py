@@ -57,7 +57,8 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
         cache: cache the decoded uint8 images in memory after the first pass.
         seed: seed for shuffling and augmentation. The shuffle order then repeats from run to
             run; the augmentation repeats only with deterministic=True.
-        drop_remainder: drop the last incomplete batch; None means "when shuffling" (training).
+        drop_remainder: drop the last incomplete batch; None means "when shuffling" (training)
+            and the split holds at least one full batch.
         download: let tfds download a missing data set. Either way a data set that is not
             prepared and cannot be fetched raises `DatasetNotAvailableError` within seconds.
         deterministic: same seed, same batches, every run: the augmentation map runs serially
@@ -113,8 +114,8 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
     if shuffle:
         buffer = min(raw.num_examples or 10_000, MAX_SHUFFLE_BUFFER)
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    if drop_remainder is None:
-        drop_remainder = shuffle
+    if drop_remainder is None:  # training drops a last partial batch, never the only one
+        drop_remainder = shuffle and (raw.num_examples or batch_size) >= batch_size
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def prepare(images, labels):

@@ -58,7 +58,8 @@ class RunResult:
         metrics: the contents of metrics.json.
         history: per-epoch logs of the whole run (from log.csv, resumed epochs included).
         config: the resolved TrainConfig.
-        model: the trained keras.Model as saved (raw images in, see `kcnn.training.deploy`).
+        model: the trained network (compiled; normalised, resized images in).
+        saved_model: the model as saved to model.keras (raw images in, see `deploy`).
         test_probabilities: the saved model's softmax outputs on the test split, in order.
         test_files: image folders: the test split's files, in the same order.
     """
@@ -68,6 +69,7 @@ class RunResult:
     history: dict
     config: TrainConfig
     model: object = None
+    saved_model: object = None
     test_probabilities: object = None
     test_files: tuple = ()
 
@@ -304,7 +306,10 @@ def load_data(plan):
               "crop_to_aspect_ratio": config.crop_to_aspect_ratio,
               "normalize": not pretrained_preprocessing(config), **folder_fractions(config)}
     if is_folder(config.dataset):
-        train_split, val_split = "train", "validation" if config.validation_split > 0 else None
+        from kcnn.data.folder import scan
+
+        held_out = scan(config.dataset, **folder_fractions(config)).splits["validation"]
+        train_split, val_split = "train", "validation" if held_out else None
     elif config.validation_split > 0:
         percent = round(100 * (1 - config.validation_split))
         train_split, val_split = f"train[:{percent}%]", f"train[{percent}%:]"
@@ -329,8 +334,6 @@ def load_data(plan):
     else:
         steps_per_epoch = count_steps(train)
     return Data(train, val, test, train_info, test_info, one_hot, steps_per_epoch)
-
-
 
 
 # ----------------------------------------------------------------------------- model
@@ -544,8 +547,9 @@ def write_report(plan, rt, data, trained):
         f"kcnn train: artifacts in {run_dir}: model.keras, best.keras, classes.json, "
         "metrics.json, curves.png, confusion_matrix.png, log.csv, config.json, tensorboard/"
     )
-    return RunResult(run_dir=run_dir, metrics=metrics, history=logs, config=config, model=model,
-                     test_probabilities=probs, test_files=data.test_info.files)
+    return RunResult(run_dir=run_dir, metrics=metrics, history=logs, config=config,
+                     model=trained.network, saved_model=model, test_probabilities=probs,
+                     test_files=data.test_info.files)
 
 
 # ----------------------------------------------------------------------------- the run
