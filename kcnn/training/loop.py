@@ -386,7 +386,7 @@ def set_trainable(network, stage, config):
 # ----------------------------------------------------------------------------- fit
 
 
-def make_callbacks(plan, data, stage, state, throughput, clock):
+def make_callbacks(plan, data, stage, *, state, throughput, clock):
     """The callbacks of one stage: (list, ModelCheckpoint)."""
     config, run_dir = plan.config, plan.config.run_dir
     monitor = "val_accuracy" if data.val is not None else "accuracy"
@@ -435,8 +435,9 @@ def fit(plan, rt, data, trained):
             continue  # finished before the run was interrupted
         compile_model(network, plan, rt, data, stage.lr)
         xla = bool(network.jit_compile)  # what runs, not what was asked (Keras may fall back)
-        callbacks, checkpoint = make_callbacks(plan, data, stage, {**state, "checkpoint_best": best},
-                                               throughput, clock)
+        callbacks, checkpoint = make_callbacks(
+            plan, data, stage, state={**state, "checkpoint_best": best}, throughput=throughput,
+            clock=clock)
         if len(trained.stages) > 1:
             plan.say(f"kcnn train: stage {stage.name}: epochs {stage.first + 1}-{stage.stop}, "
                      f"lr {stage.lr:g}, {stage.trainable_parameters:,} trainable parameters")

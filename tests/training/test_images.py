@@ -178,3 +178,12 @@ def test_export_loads_back_with_its_runtime_and_matches_keras(photo_run, tmp_pat
     out = export.export(result.run_dir, format, path=str(tmp_path / f"model{suffix}"))
     assert out["max_abs_difference"] < 1e-5 and out["input_shape"] == [32, 32, 3]
     assert pathlib.Path(out["path"]).exists()
+
+
+def test_export_names_the_package_to_install_when_a_converter_is_missing(photo_run, monkeypatch):
+    result, _, _ = photo_run
+    real = export.importlib.util.find_spec
+    monkeypatch.setattr(export.importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tf2onnx" else real(name, *a))
+    with pytest.raises(ValueError, match=r"needs the package\(s\) tf2onnx: pip install tf2onnx"):
+        export.export(result.run_dir, "onnx")
