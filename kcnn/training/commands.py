@@ -57,7 +57,7 @@ def register(subparsers):
     _one_line_errors(p)
     a = p.add_argument
     a("--model", help="registered model name (kcnn list); default lenet5")
-    a("--dataset", help="data set name; default digits")
+    a("--dataset", help="data set name, or a folder of class folders of images; default digits")
     a("--recipe", help=f"training recipe: {', '.join(RECIPES)} (default adam)")
     a("--epochs", type=int, metavar="N")
     a("--batch-size", type=int, metavar="N", help="global batch size")
