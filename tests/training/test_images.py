@@ -93,20 +93,20 @@ def test_reloaded_model_on_raw_files_equals_the_trainers_test_predictions(photo_
     np.testing.assert_allclose(fresh, trainer, atol=1e-5, rtol=0)
 
 
-def test_predict_command_on_files_and_folders(photo_run, kcnn_cli):
+def test_predict_command_on_files_and_folders(photo_run, capsys):
     result, _, root = photo_run
-    proc = kcnn_cli(["predict", result.run_dir, *result.test_files, "--top", "2", "--json"])
-    assert proc.returncode == 0, proc.stderr
-    lines = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert cli.main(["predict", result.run_dir, *result.test_files, "--top", "2", "--json"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["path"] for line in lines] == list(result.test_files)
     for line, probs in zip(lines, result.test_probabilities):
         names = [p["class"] for p in line["predictions"]]
         assert names[0] == ("china", "flower")[int(probs.argmax())] and len(names) == 2
         assert abs(line["predictions"][0]["probability"] - float(probs.max())) < 1e-5
-    folder = kcnn_cli(["predict", str(pathlib.Path(result.run_dir) / "model.keras"),
-                       str(root / "flower"), "--top", "1"])
-    assert folder.returncode == 0, folder.stderr
-    assert len(folder.stdout.splitlines()) == 10  # every image of the folder, one line each
+    model_file = str(pathlib.Path(result.run_dir) / "model.keras")
+    assert cli.main(["predict", model_file, str(root / "flower"), "--top", "1"]) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert len(table) == 10  # every image of the folder, one line each, its top class
+    assert all(ln.startswith(str(root / "flower")) and ln.count("%") == 1 for ln in table)
 
 
 @pytest.mark.parametrize("args, message", [
