@@ -18,15 +18,9 @@ def _input_shape(text):
 
 
 def _build(name, **kwargs):
-    import kcnn.models
+    from kcnn._building import build
 
-    spec = kcnn.models.spec(name)  # an unknown name raises ValueError with close matches
-    try:
-        return spec.builder(**kwargs)
-    except TypeError as error:
-        if "unexpected keyword argument" in str(error):
-            raise ValueError(f"{name}: {error}") from None
-        raise
+    return build(name, **kwargs)
 
 
 def weights_column(spec):

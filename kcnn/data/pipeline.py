@@ -22,20 +22,25 @@ MAX_FIT_EXAMPLES = 50_000  # statistics and ZCA are fitted on at most this many 
 MAX_ZCA_DIM = 4096  # H*W*C limit for ZCA (its matrix is dim x dim)
 ZCA_EPSILON = 1e-3  # added to the covariance eigenvalues (pixels on the 0..1 scale)
 MAX_SHUFFLE_BUFFER = 50_000
+MAX_CACHE_BYTES = 2 * 1024**3  # a split of float images larger than this is read again each epoch
 _FITTED = {}  # in-memory cache of fitted statistics: key -> arrays
 
 
 def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True, image_size=None,
          channels=None, shuffle=True, cache=True, seed=None, drop_remainder=None, download=True,
-         deterministic=False, num_classes=None, num_examples=None):
+         deterministic=False, num_classes=None, num_examples=None, interpolation="bilinear",
+         crop_to_aspect_ratio=False, validation_fraction=None, test_fraction=None):
     """A batched, prefetched `tf.data.Dataset` of (float32 images, labels) and its `DatasetInfo`.
 
     Args:
         name: a tensorflow-datasets image classification name ("cifar10", "mnist", ...),
-            "digits" (scikit-learn's real 8x8 digits, offline, fixed 1,437/360 train/test split)
-            or "synthetic" (generated, not real data). `kcnn.data.names()` lists the known ones.
+            "digits" (scikit-learn's real 8x8 digits, offline, fixed 1,437/360 train/test split),
+            "synthetic" (generated, not real data), or the path of an image folder
+            (`photos/<class>/<images>`, see `kcnn.data.folder`). `kcnn.data.names()` lists the
+            known names.
         split: "train", "test", or a slice such as "train[:90%]", "train[90%:]", "train[:1000]"
             (tfds syntax; the same percent and absolute slices work for digits and synthetic).
+            Image folders have "train", "validation" and "test".
         batch_size: images per batch.
         data_dir: tfds data directory (default: tfds' own, ~/tensorflow_datasets or $TFDS_DATA_DIR).
         augment: None, a preset name (`kcnn.data.augment.names()`), or a list of preset names
@@ -52,7 +57,8 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
         cache: cache the decoded uint8 images in memory after the first pass.
         seed: seed for shuffling and augmentation. The shuffle order then repeats from run to
             run; the augmentation repeats only with deterministic=True.
-        drop_remainder: drop the last incomplete batch; None means "when shuffling" (training).
+        drop_remainder: drop the last incomplete batch; None means "when shuffling" (training)
+            and the split holds at least one full batch.
         download: let tfds download a missing data set. Either way a data set that is not
             prepared and cannot be fetched raises `DatasetNotAvailableError` within seconds.
         deterministic: same seed, same batches, every run: the augmentation map runs serially
@@ -60,6 +66,12 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
             half the pipeline's throughput. seed defaults to 0 in this mode.
         num_classes, num_examples: "synthetic" only: class count (10) and training-split size
             (2,048; the "test" split has a quarter of it).
+        interpolation, crop_to_aspect_ratio: image folders: how images are resized to
+            `image_size` (Keras' Resizing layer: "bilinear", "nearest", "bicubic", "area"; crop
+            the centre to the target's aspect ratio first, or stretch).
+        validation_fraction, test_fraction: image folders without val/ or test/ folders: the
+            share of each class held out (default 0.1 and 0.2; a stable split, see
+            `kcnn.data.folder`).
 
     Returns:
         (dataset, info): elements are (float32 images (B, H, W, C), labels); labels are int32
@@ -79,7 +91,11 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
 
     raw = sources.load_raw(name, split, data_dir=data_dir, download=download,
                            shuffle_files=shuffle, seed=seed, image_size=size, channels=channels,
-                           num_classes=num_classes, num_examples=num_examples)
+                           num_classes=num_classes, num_examples=num_examples,
+                           folder={"interpolation": interpolation,
+                                   "crop_to_aspect_ratio": crop_to_aspect_ratio,
+                                   "validation_fraction": validation_fraction,
+                                   "test_fraction": test_fraction})
     native = raw.image_shape
     if size is None and (native[0] is None or native[1] is None):
         raise ValueError(f"{name!r} has images of varying size; give image_size=")
@@ -93,13 +109,13 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
         ds = ds.map(lambda x, y: (_to_uint8(tf.image.resize(x, size)), y),
                     num_parallel_calls=tf.data.AUTOTUNE)
         native = (*size, native[2])
-    if cache:
+    if cache and (raw.cache_bytes is None or raw.cache_bytes <= MAX_CACHE_BYTES):
         ds = ds.cache()
     if shuffle:
         buffer = min(raw.num_examples or 10_000, MAX_SHUFFLE_BUFFER)
         ds = ds.shuffle(buffer, seed=seed, reshuffle_each_iteration=True)
-    if drop_remainder is None:
-        drop_remainder = shuffle
+    if drop_remainder is None:  # training drops a last partial batch, never the only one
+        drop_remainder = shuffle and (raw.num_examples or batch_size) >= batch_size
     ds = ds.batch(batch_size, drop_remainder=drop_remainder)
 
     def prepare(images, labels):
@@ -120,9 +136,12 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
         ds = ds.map(lambda x, y: (normalizer(x), y), num_parallel_calls=tf.data.AUTOTUNE)
     ds = ds.prefetch(tf.data.AUTOTUNE)
 
-    info = sources.DatasetInfo(name=name, num_classes=raw.num_classes, image_shape=shape,
+    mean, std = _mean_std(name, data_dir, raw, shape) if mode == "mean_std" else (None, None)
+    info = sources.DatasetInfo(name=str(name), num_classes=raw.num_classes, image_shape=shape,
                                class_names=raw.class_names, num_examples=raw.num_examples,
-                               soft_labels=soft)
+                               soft_labels=soft, files=raw.files,
+                               mean=None if mean is None else tuple(map(float, mean)),
+                               std=None if std is None else tuple(map(float, std)))
     return ds, info
 
 

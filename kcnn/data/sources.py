@@ -32,6 +32,9 @@ class DatasetInfo:
         num_examples: examples in the loaded split, or None when unknown (e.g. under
             `tfds.testing.mock_data`, whose split metadata is empty).
         soft_labels: True when labels are float one-hot (soft) targets, i.e. mixup or cutmix is on.
+        skipped: image folders: ((path, reason), ...) for each file that is not a readable image.
+        files: image folders: the loaded split's files, in the data set's order (unshuffled).
+        mean, std: the per-channel "mean_std" normalisation applied (0..1 scale), else None.
     """
 
     name: str
@@ -40,6 +43,10 @@ class DatasetInfo:
     class_names: tuple
     num_examples: int | None = None
     soft_labels: bool = False
+    skipped: tuple = ()
+    files: tuple = ()
+    mean: tuple | None = None
+    std: tuple | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +108,8 @@ class RawSplit:
     num_examples: int | None
     train: object  # callable -> RawSplit of the full training split (for statistics)
     stats_file: str | None = None  # where fitted statistics may be cached on disk
+    cache_bytes: int | None = None  # memory a cache of the split would take, when not uint8
+    files: tuple = ()  # image folders: the split's files, in order
 
 
 # ---------------------------------------------------------------------------------------------
@@ -220,7 +229,8 @@ def _builder(name, data_dir):
     except tfds.core.registered.DatasetNotFoundError:
         raise ValueError(
             f"Unknown data set {name!r}. kcnn knows: {', '.join(names())}; any other "
-            f"tensorflow-datasets image classification name is tried too (tfds.list_builders())."
+            f"tensorflow-datasets image classification name is tried too (tfds.list_builders()); "
+            f"an image folder is given by its path (there is no folder {name!r})."
         ) from None
     features = builder.info.features
     if builder.info.supervised_keys != ("image", "label") or "label" not in features:
@@ -291,8 +301,14 @@ def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
 
 
 def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, seed=None,
-             image_size=None, channels=None, num_classes=None, num_examples=None):
-    """The unbatched uint8 `RawSplit` for a data set name and split string."""
+             image_size=None, channels=None, num_classes=None, num_examples=None, folder=None):
+    """The unbatched `RawSplit` for a data set name (or image folder) and split string; uint8
+    images except for image folders (float32, already resized; `folder`: their options)."""
+    from kcnn.data import folder as folders
+
+    if folders.is_folder(name):
+        return folders.load_raw(name, split, image_size=image_size, channels=channels,
+                                **(folder or {}))
     kind = DATASETS[name].kind if name in DATASETS else "tfds"
     if kind != "synthetic" and (num_classes is not None or num_examples is not None):
         raise ValueError("num_classes and num_examples are options of the 'synthetic' data set only")
@@ -316,10 +332,15 @@ def image_size_pair(image_size):
     return tuple(image_size)
 
 
-def info(name, data_dir=None):
+def info(name, data_dir=None, **folder):
     """Metadata of a data set without loading its data; works offline (tfds metadata ships with
     the package). `num_examples` is the training split's size when known; `image_shape` is the
-    native shape (None for variable-size dimensions)."""
+    native shape (None for variable-size dimensions). For an image folder, `folder` takes
+    `validation_fraction` and `test_fraction`."""
+    from kcnn.data import folder as folders
+
+    if folders.is_folder(name):
+        return folders.info(name, **folder)
     kind = DATASETS[name].kind if name in DATASETS else "tfds"
     if kind == "digits":
         return DatasetInfo(name, 10, (8, 8, 1), tuple(str(i) for i in range(10)),

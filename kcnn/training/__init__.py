@@ -7,13 +7,16 @@
     >>> kcnn.training.evaluate(["runs/a", "runs/b"])        # each model and their ensemble
 
 Modules: `config` (TrainConfig), `recipes` (RECIPES, optimizers, schedules), `optimizers`
-(SGD with coupled L2 weight decay, as PyTorch's), `runtime`
-(precision, XLA, distribution, CPU settings), `loop` (the run and its callbacks), `report`
+(SGD with coupled L2 weight decay, as PyTorch's), `runtime` (precision, XLA, distribution, CPU
+settings), `loop` (the run, in stages), `callbacks`, `transfer` (starting weights, freezing),
+`deploy` (the saved raw-image model), `evaluation` (test scores, TTA, ensembles), `predict` and
+`export` (`kcnn predict`, `kcnn export`), `report`
 (metrics.json and the PNGs). The trainer feeds models from tf.data, so it needs TensorFlow.
 """
 
 from kcnn.training.config import TrainConfig
-from kcnn.training.loop import RunResult, evaluate
+from kcnn.training.evaluation import evaluate
+from kcnn.training.loop import RunResult
 from kcnn.training.recipes import RECIPES, Recipe
 
 

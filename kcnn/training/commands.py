@@ -1,4 +1,5 @@
-"""`kcnn train` and `kcnn evaluate`: parse, call kcnn.training, print.
+"""`kcnn train`, `kcnn evaluate`, `kcnn predict` and `kcnn export`: parse, call kcnn.training,
+print.
 
 Every option defaults to None, so the command knows which ones the user gave: those override
 the recipe (and, with --resume, the saved run's settings). Bad input gives one line on stderr
@@ -20,6 +21,14 @@ def _one_line_errors(parser):
 
     parser.error = error
     return parser
+
+
+def _yes_no(text):
+    if text.lower() in ("yes", "true", "1", "on"):
+        return True
+    if text.lower() in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(f"expected yes or no, got {text!r}")
 
 
 def _model_option(text):
@@ -48,7 +57,7 @@ def register(subparsers):
     _one_line_errors(p)
     a = p.add_argument
     a("--model", help="registered model name (kcnn list); default lenet5")
-    a("--dataset", help="data set name; default digits")
+    a("--dataset", help="data set name, or a folder of class folders of images; default digits")
     a("--recipe", help=f"training recipe: {', '.join(RECIPES)} (default adam)")
     a("--epochs", type=int, metavar="N")
     a("--batch-size", type=int, metavar="N", help="global batch size")
@@ -69,6 +78,16 @@ def register(subparsers):
     a("--deterministic", action="store_const", const=True, help="TensorFlow op determinism")
     a("--validation-split", type=float, metavar="F", help="fraction of train held out (default 0.1)")
     a("--image-size", type=int, metavar="PX", help="resize images to this size (default: the model's choice)")
+    a("--interpolation", help="resize method: bilinear (default), nearest, bicubic, area")
+    a("--crop-to-aspect-ratio", type=_yes_no, metavar="yes|no",
+      help="crop the centre to keep the aspect ratio when resizing (default: yes with --weights)")
+    a("--test-split", type=float, metavar="F",
+      help="image folders without test/: fraction of each class kept for testing (default 0.2)")
+    a("--weights", metavar="NAME|PATH",
+      help="start from pretrained weights (imagenet, ...) or a .weights.h5 file")
+    a("--init", metavar="RUN_DIR", help="start from a finished run's model (new head if the classes differ)")
+    a("--freeze", metavar="backbone", help="backbone: train the classifier only (BatchNorm in inference mode)")
+    a("--head-epochs", type=int, metavar="N", help="--recipe finetune: epochs of the classifier-only stage")
     a("--model-option", action="append", metavar="KEY=VALUE", type=str,
       help="builder option, e.g. variant=cifar or aux_logits=true (repeatable)")
     a("--data-dir", help="tensorflow-datasets data directory")
@@ -91,8 +110,39 @@ def register(subparsers):
     e.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--data-dir")
+    e.add_argument("--tta", choices=("flip", "ten-crop"),
+                   help="test-time augmentation: mean over the mirror image, or over ten crops")
     e.add_argument("--json", action="store_true", help="print the result as JSON")
     e.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser(
+        "predict",
+        help="the top classes of image files (or folders of them)",
+        description=(
+            "Classify image files (JPEG, PNG, BMP, GIF; folders are expanded) with a run's "
+            "model (RUN_DIR or a .keras file) or a pretrained model by name (resnet50:imagenet)."
+        ),
+    )
+    _one_line_errors(p)
+    p.add_argument("model", metavar="RUN_DIR_OR_MODEL")
+    p.add_argument("images", nargs="+", metavar="IMAGE")
+    p.add_argument("--top", type=int, default=5, metavar="K", help="classes per image (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per line")
+    p.set_defaults(func=run_predict)
+
+    x = subparsers.add_parser(
+        "export",
+        help="export a run's model to SavedModel, ONNX or LiteRT, checked against Keras",
+        description=(
+            "Export a run's model with its preprocessing (Keras' model.export), load the "
+            "artifact back with its own runtime and compare its predictions with Keras'."
+        ),
+    )
+    _one_line_errors(x)
+    x.add_argument("run_dir", metavar="RUN_DIR")
+    x.add_argument("--format", required=True, choices=("savedmodel", "onnx", "litert"))
+    x.add_argument("--output", metavar="PATH", help="default RUN_DIR/export/model[.onnx|.tflite]")
+    x.set_defaults(func=run_export)
 
 
 def run_train(args):
@@ -119,21 +169,51 @@ def run_train(args):
 
 
 def run_evaluate(args):
-    from kcnn.training import loop
+    from kcnn.training import evaluation
 
     if args.batch_size < 1:
         raise ValueError(f"batch size must be >= 1, got {args.batch_size}")
-    result = loop.evaluate(args.run_dirs, batch_size=args.batch_size, data_dir=args.data_dir)
+    result = evaluation.evaluate(args.run_dirs, batch_size=args.batch_size,
+                                 data_dir=args.data_dir, tta=args.tta)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
     width = max(len(m["run_dir"]) for m in result["members"]) + 2
-    print(f"{result['dataset']} test split, {result['test_examples']} images")
-    print(f"{'run':<{width}}{'model':<16}{'accuracy':>10}{'loss':>10}")
-    for m in result["members"]:
-        print(f"{m['run_dir']:<{width}}{m['model']:<16}{100 * m['accuracy']:>9.2f}%"
-              f"{m['loss']:>10.4f}")
-    ens = result["ensemble"]
-    label = f"ensemble of {len(result['members'])}"
-    print(f"{label:<{width}}{'':<16}{100 * ens['accuracy']:>9.2f}%{ens['loss']:>10.4f}")
+    tta = f", test-time augmentation {result['tta']}" if result["tta"] else ""
+    print(f"{result['dataset']} test split, {result['test_examples']} images{tta}")
+    print(f"{'run':<{width}}{'model':<16}{'accuracy':>10}{'top-5':>10}{'loss':>10}")
+    rows = [(m["run_dir"], m["model"], m) for m in result["members"]]
+    if len(rows) > 1:
+        rows.append((f"ensemble of {len(rows)}", "", result["ensemble"]))
+    for name, model, m in rows:
+        print(f"{name:<{width}}{model:<16}{100 * m['accuracy']:>9.2f}%"
+              f"{100 * m['top5_accuracy']:>9.2f}%{m['loss']:>10.4f}")
+    per_class = result["ensemble"]["per_class"]
+    print(f"\n{'class':<20}{'precision':>10}{'recall':>10}{'f1':>10}{'support':>9}")
+    for name, row in per_class.items():
+        if name != "accuracy":
+            print(f"{name:<20}{row['precision']:>10.3f}{row['recall']:>10.3f}"
+                  f"{row['f1-score']:>10.3f}{row['support']:>9.0f}")
+    return 0
+
+
+def run_predict(args):
+    from kcnn.training.predict import classify
+
+    for result in classify(args.model, args.images, top=args.top):
+        if args.json:
+            print(json.dumps(result))
+        else:
+            best = ", ".join(f"{p['class']} {100 * p['probability']:.1f}%"
+                             for p in result["predictions"])
+            print(f"{result['path']}: {best}")
+    return 0
+
+
+def run_export(args):
+    from kcnn.training.export import export
+
+    result = export(args.run_dir, args.format, path=args.output)
+    print(f"kcnn export: {result['format']} written to {result['path']}; loaded back, its "
+          f"predictions differ from Keras' by at most {result['max_abs_difference']:.2g}")
     return 0

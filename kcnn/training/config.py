@@ -15,6 +15,8 @@ SCHEDULES = ("constant", "step", "plateau", "cosine", "one-cycle")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "on", "off")
 DISTRIBUTE = ("auto", "none", "mirrored")
+FREEZE = (None, "backbone")
+INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")  # kcnn.data.folder.INTERPOLATIONS
 
 # Fields a recipe fills when the user leaves them at None.
 RECIPE_FIELDS = (
@@ -64,6 +66,20 @@ class TrainConfig:
         validation_split: fraction of the training split held out for validation (0 = none).
         image_size: resize images to this height = width (None: the data's own size when the
             model accepts it, else the model's default input size).
+        interpolation: how images are resized ("bilinear", "nearest", "bicubic", "area"; Keras'
+            Resizing layer, which the saved model also puts in front of the network).
+        crop_to_aspect_ratio: crop the centre to the target's aspect ratio before resizing
+            (True) or stretch (False); None: crop when starting from pretrained weights.
+        test_split: image folders without a test/ folder: the share of each class kept for the
+            test split (validation_split plays the same part for validation).
+        weights: starting weights: a name the builder's `weights=` takes ("imagenet", ...)
+            or a `.weights.h5` file; a classifier for another number of classes starts fresh.
+        init: a finished run directory whose network the run starts from (new classifier when
+            the classes differ).
+        freeze: None, or "backbone": train the classifier only (BatchNormalization in
+            inference mode).
+        head_epochs: the finetune recipe: epochs of its first stage (classifier only) before the
+            whole network trains at a tenth of the learning rate (None: half the epochs).
         model_options: extra keyword arguments for the model builder (variant, aux_logits, ...).
         data_dir: tensorflow-datasets data directory.
         steps_per_epoch: cap on training steps per epoch (None = one pass over the data).
@@ -94,6 +110,13 @@ class TrainConfig:
     deterministic: bool = False
     validation_split: float = 0.1
     image_size: int | None = None
+    interpolation: str = "bilinear"
+    crop_to_aspect_ratio: bool | None = None
+    test_split: float = 0.2
+    weights: str | None = None
+    init: str | None = None
+    freeze: str | None = None
+    head_epochs: int | None = None
     model_options: dict = dataclasses.field(default_factory=dict)
     data_dir: str | None = None
     steps_per_epoch: int | None = None
@@ -155,7 +178,9 @@ class TrainConfig:
         choose("precision", self.precision, PRECISIONS)
         choose("jit_compile", self.jit_compile, JIT_COMPILE)
         choose("distribute", self.distribute, DISTRIBUTE)
-        for field in ("epochs", "batch_size", "steps_per_epoch", "image_size"):
+        choose("freeze", self.freeze, FREEZE[1:])
+        choose("interpolation", self.interpolation, INTERPOLATIONS)
+        for field in ("epochs", "batch_size", "steps_per_epoch", "image_size", "head_epochs"):
             value = getattr(self, field)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
@@ -173,6 +198,18 @@ class TrainConfig:
             )
         if not 0 <= self.validation_split < 1:
             raise ValueError(f"validation_split must be in [0, 1), got {self.validation_split}")
+        if not 0 <= self.test_split < 1 or self.validation_split + self.test_split >= 1:
+            raise ValueError(f"test_split must be in [0, 1) and leave images for training with "
+                             f"validation_split {self.validation_split}; got {self.test_split}")
+        if self.recipe == "finetune" and self.freeze:
+            raise ValueError("the finetune recipe freezes the backbone itself in its first "
+                             "stage; leave out --freeze")
+        if self.head_epochs is not None and self.recipe != "finetune":
+            raise ValueError("head_epochs is a setting of the finetune recipe (--recipe finetune)")
+        if self.head_epochs is not None and self.epochs is not None and \
+                self.head_epochs >= self.epochs:
+            raise ValueError(f"head_epochs ({self.head_epochs}) must be fewer than the epochs "
+                             f"({self.epochs}), leaving epochs for the second stage")
         if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ValueError(f"seed must be an integer, got {self.seed!r}")
         if self.verbose not in (None, 0, 1, 2):
@@ -194,6 +231,11 @@ class TrainConfig:
                 values[field] = getattr(recipe, field)
         if values["augment"] in (None, ""):
             values["augment"] = "none"
+        if values["crop_to_aspect_ratio"] is None:  # pretrained weights: keep the aspect ratio
+            values["crop_to_aspect_ratio"] = bool(self.weights) and not \
+                str(self.weights).endswith(".weights.h5")
+        if values["recipe"] == "finetune" and values["head_epochs"] is None:
+            values["head_epochs"] = max(1, values["epochs"] // 2)
         if values["seed"] is None:
             values["seed"] = int.from_bytes(os.urandom(4), "little") % (2**31)
         if values["run_dir"] is None:

@@ -1,12 +1,20 @@
-"""The training run: data, model, compile, fit with callbacks, test evaluation, artifacts.
+"""The training run, in stages that read top to bottom:
+
+    plan      resolve the settings and check everything that can fail on bad input
+    data      the train, validation and test tf.data pipelines
+    model     the network: fresh, pretrained (--weights) or from a run (--init)
+    fit       one stage, or two for --recipe finetune (classifier, then everything)
+    report    the saved raw-image model, test scores, metrics.json and the plots
 
 Run directory after a run:
     config.json            the resolved settings (written first; `--resume` reads it back)
     log.csv                one row per epoch: loss, accuracy, val_*, learning_rate, images/s
     tensorboard/           TensorBoard logs (scalars, graph, steps per second; no profiler)
-    best.keras             the model with the best validation accuracy so far
-    model.keras            the model at the end of training
-    metrics.json           test accuracy and loss, epochs, times, images/s, parameters, device,
+    best.keras             the model with the best validation accuracy (raw images in, see deploy)
+    model.keras            the model at the end of training (raw images in, see deploy)
+    classes.json           the class names, in label order
+    metrics.json           test accuracy, top-5, loss and per-class precision/recall, epochs,
+                           stages, starting weights, times, images/s, parameters, device,
                            precision, XLA, seed, versions
     curves.png             loss and accuracy per epoch
     confusion_matrix.png   test-set confusion matrix
@@ -19,15 +27,26 @@ import math
 import os
 import sys
 import time
+import warnings
 
 import keras
 import numpy as np
 
-from kcnn.training import recipes, report, runtime
+from kcnn.training import deploy, evaluation, recipes, report, runtime, transfer
+from kcnn.training.callbacks import (
+    Backup,
+    LearningRateLogger,
+    Throughput,
+    _jsonable,
+    _rate,
+    read_state,
+    truncate_csv,
+)
 from kcnn.training.config import TrainConfig
 
 # Settings that may differ when a run is continued (everything else must match the saved run).
 RESUME_MAY_CHANGE = ("epochs", "verbose", "resume", "steps_per_epoch")
+FINETUNE_LR_FACTOR = 0.1  # the finetune recipe's second stage trains at lr / 10
 
 
 @dataclasses.dataclass
@@ -39,7 +58,10 @@ class RunResult:
         metrics: the contents of metrics.json.
         history: per-epoch logs of the whole run (from log.csv, resumed epochs included).
         config: the resolved TrainConfig.
-        model: the trained keras.Model.
+        model: the trained network (compiled; normalised, resized images in).
+        saved_model: the model as saved to model.keras (raw images in, see `deploy`).
+        test_probabilities: the saved model's softmax outputs on the test split, in order.
+        test_files: image folders: the test split's files, in the same order.
     """
 
     run_dir: str
@@ -47,136 +69,67 @@ class RunResult:
     history: dict
     config: TrainConfig
     model: object = None
+    saved_model: object = None
+    test_probabilities: object = None
+    test_files: tuple = ()
 
     @property
     def test_accuracy(self):
         return self.metrics["test_accuracy"]
 
 
-# ----------------------------------------------------------------------------- callbacks
+@dataclasses.dataclass
+class Plan:
+    """Everything decided before the run starts (nothing written yet)."""
+
+    config: TrainConfig
+    data_info: object
+    input_shape: tuple
+    image_size: int | None
+    verbose: int
+    say: object
+    started: float
 
 
-class Throughput(keras.callbacks.Callback):
-    """Training images per second each epoch (validation excluded), added to the epoch's logs
-    so that the progress line, log.csv and TensorBoard all show it."""
+@dataclasses.dataclass
+class Data:
+    """The run's pipelines: train (and validation) normalised, test raw for the saved model."""
 
-    def __init__(self, batch_size):
-        super().__init__()
-        self.batch_size = batch_size
-        self.per_epoch = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start, self._stop, self._steps = time.perf_counter(), None, 0
-
-    def on_train_batch_end(self, batch, logs=None):
-        self._steps = batch + 1
-
-    def on_test_begin(self, logs=None):
-        if self._stop is None:
-            self._stop = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        seconds = (self._stop or time.perf_counter()) - self._start
-        rate = self._steps * self.batch_size / max(seconds, 1e-9)
-        self.per_epoch.append(rate)
-        if logs is not None:
-            logs["images_per_second"] = rate
+    train: object
+    val: object
+    test: object
+    train_info: object
+    test_info: object
+    one_hot: bool
+    steps_per_epoch: int
 
 
-class Backup(keras.callbacks.BackupAndRestore):
-    """BackupAndRestore plus what it does not restore (keras-team/keras-hub#204): the
-    ReduceLROnPlateau counters, the learning rate, ModelCheckpoint's best value and the
-    training time so far, kept in backup/kcnn_state.json next to Keras' own files.
+@dataclasses.dataclass
+class Trained:
+    """What the fit leaves for the report."""
 
-    Place it after the callbacks whose state it saves (and after CSVLogger), so a backup
-    always describes a finished epoch.
-    """
-
-    STATE = "kcnn_state.json"
-
-    def __init__(self, backup_dir, plateau=None, checkpoint=None, clock=None):
-        super().__init__(backup_dir, save_freq="epoch", double_checkpoint=True)
-        self.plateau, self.checkpoint, self.clock = plateau, checkpoint, clock
-        self.restored = read_state(backup_dir)
-
-    def on_train_begin(self, logs=None):
-        super().on_train_begin(logs)  # weights, optimizer variables, epoch
-        state = self.restored
-        if not state:
-            return
-        if self.plateau is not None and state.get("plateau"):
-            for key, value in state["plateau"].items():
-                setattr(self.plateau, key, value)
-        if state.get("learning_rate") is not None and isinstance(
-            self.model.optimizer.learning_rate, keras.Variable
-        ):
-            self.model.optimizer.learning_rate = state["learning_rate"]
-        if self.checkpoint is not None and state.get("checkpoint_best") is not None:
-            self.checkpoint.best = state["checkpoint_best"]
-
-    def _save_model(self):
-        super()._save_model()
-        state = {"epoch": self._current_epoch, "train_time_s": self.clock()}
-        if self.plateau is not None:
-            state["plateau"] = {
-                "wait": self.plateau.wait,
-                "best": _jsonable(self.plateau.best),
-                "cooldown_counter": self.plateau.cooldown_counter,
-            }
-            lr = self.model.optimizer.learning_rate
-            state["learning_rate"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
-        if self.checkpoint is not None:
-            state["checkpoint_best"] = _jsonable(self.checkpoint.best)
-        path = os.path.join(self.backup_dir, self.STATE)
-        with open(path + ".tmp", "w") as f:
-            json.dump(state, f)
-        os.replace(path + ".tmp", path)
+    network: object
+    fresh: list  # layers that started fresh when starting from weights
+    stages: list
+    initial_epoch: int  # the epoch a resumed run continued after (0: a new run)
+    throughput: object = None
+    best_val_accuracy: float | None = None
+    train_time_s: float = 0.0
+    xla: bool = False
 
 
-def _rate(value):
-    return "?" if value is None else f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
+@dataclasses.dataclass
+class Stage:
+    """One model.fit over epochs [first, stop): what trains and at which learning rate."""
+
+    name: str  # "all" or "head"
+    first: int
+    stop: int
+    lr: float
+    trainable_parameters: int = 0
 
 
-def _jsonable(value):
-    if value is None:
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def read_state(backup_dir):
-    """The saved epoch and kcnn state of an unfinished run ({} if there is none)."""
-    meta = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(meta):
-        return {}
-    with open(meta) as f:
-        state = {"epoch": json.load(f)["epoch"]}
-    path = os.path.join(backup_dir, Backup.STATE)
-    if os.path.exists(path):
-        with open(path) as f:
-            saved = json.load(f)
-        if saved.get("epoch") == state["epoch"]:  # written after the same backup
-            state.update(saved)
-    return state
-
-
-def truncate_csv(path, epochs):
-    """Keep log.csv's header and its rows for epochs < `epochs` (a killed run may have logged
-    an epoch whose backup it never finished)."""
-    if not os.path.exists(path):
-        return
-    with open(path) as f:
-        lines = f.read().splitlines()
-    if not lines:
-        return
-    header = lines[0].split(",")
-    column = header.index("epoch") if "epoch" in header else 0
-    kept = [lines[0]] + [ln for ln in lines[1:] if ln and int(ln.split(",")[column]) < epochs]
-    with open(path, "w") as f:
-        f.write("\n".join(kept) + "\n")
-
-
-# ----------------------------------------------------------------------------- set-up
+# ----------------------------------------------------------------------------- plan
 
 
 def resolve(config=None, **kwargs):
@@ -207,7 +160,7 @@ def resolve(config=None, **kwargs):
                 )
         return dataclasses.replace(saved, **changed, run_dir=asked.run_dir, resume=True).validate()
 
-    resolved = asked.resolved()
+    resolved = adopt_init(asked.resolved())
     saved_path = os.path.join(resolved.run_dir, "config.json")
     if os.path.exists(saved_path):
         if os.path.exists(os.path.join(resolved.run_dir, "backup", "training_metadata.json")):
@@ -237,7 +190,7 @@ def input_plan(config, data_info):
     """(input_shape, image_size to ask the data layer for or None) for this model and data."""
     import kcnn
 
-    spec = kcnn.models.spec(config.model)
+    spec = kcnn.models.spec(config.model).resolve(**config.model_options)  # the variant's sizes
     height, width, channels = data_info.image_shape
     native = height if height is not None and height == width else None
     if config.image_size is not None:
@@ -258,28 +211,6 @@ def augment_presets(augment):
     """The data layer's augment argument for a config value: None, or a list of preset names
     ("cifar+mixup" combines presets)."""
     return None if augment in (None, "", "none") else augment.split("+")
-
-
-def load_data(config, data_info, image_size):
-    """(train, validation or None, test, train DatasetInfo) for the run."""
-    import kcnn.data
-
-    common = {"data_dir": config.data_dir, "image_size": image_size, "seed": config.seed,
-              "deterministic": config.deterministic}
-    augment = augment_presets(config.augment)
-    if config.validation_split > 0:
-        percent = round(100 * (1 - config.validation_split))
-        train_split, val_split = f"train[:{percent}%]", f"train[{percent}%:]"
-    else:
-        train_split, val_split = "train", None
-    train, train_info = kcnn.data.load(config.dataset, train_split, config.batch_size,
-                                       augment=augment, shuffle=True, **common)
-    val = None
-    if val_split:
-        val, _ = kcnn.data.load(config.dataset, val_split, config.batch_size, shuffle=False,
-                                **common)
-    test, _ = kcnn.data.load(config.dataset, "test", config.batch_size, shuffle=False, **common)
-    return train, val, test, train_info
 
 
 def one_hot_labels(dataset, num_classes):
@@ -306,50 +237,34 @@ def count_steps(dataset):
     return sum(1 for _ in dataset)
 
 
-def build_model(config, num_classes, input_shape):
-    """The registered model, with the builder's own errors turned into ValueErrors."""
+def adopt_init(config):
+    """With --init RUN_DIR: the run's model, builder options and (unless given) input size."""
+    if not config.init:
+        return config
+    transfer.check_start(config)
+    saved = TrainConfig.from_json(os.path.join(config.init, "config.json"))
+    image_size = config.image_size
+    metrics_path = os.path.join(config.init, "metrics.json")
+    if image_size is None and os.path.exists(metrics_path):
+        with open(metrics_path) as f:
+            image_size = json.load(f)["input_shape"][0]
+    return dataclasses.replace(config, model=saved.model, model_options=saved.model_options,
+                               image_size=image_size)
+
+
+def make_plan(config, started):
+    """The Plan of a resolved config. Everything that can fail on bad input fails here, before
+    any run directory is written."""
     import kcnn
-
-    try:
-        return kcnn.models.get(
-            config.model, num_classes=num_classes, input_shape=input_shape, **config.model_options
-        )
-    except TypeError as error:  # an unknown builder option
-        raise ValueError(f"{config.model}: {error}") from None
-
-
-def predict(model, dataset):
-    """(softmax outputs, integer labels) over an unshuffled dataset, in order."""
-    probs = model.predict(dataset.map(lambda x, y: x), verbose=0)
-    labels = np.concatenate([np.asarray(y) for _, y in dataset.as_numpy_iterator()])
-    if labels.ndim == 2:  # one-hot
-        labels = labels.argmax(-1)
-    return np.asarray(probs, dtype="float32"), labels.astype("int64")
-
-
-def score(probs, labels):
-    """(accuracy, mean cross-entropy) of softmax outputs."""
-    accuracy = float(np.mean(probs.argmax(-1) == labels))
-    picked = probs[np.arange(len(labels)), labels]
-    loss = float(np.mean(-np.log(np.clip(picked, 1e-7, 1.0))))
-    return accuracy, loss
-
-
-# ----------------------------------------------------------------------------- the run
-
-
-def run(config=None, **kwargs):
-    """Train, evaluate on the test split and write the artifacts; see `kcnn.training.train`."""
     import kcnn.data
 
-    started = time.perf_counter()
-    config = resolve(config, **kwargs)
     verbose = config.verbose if config.verbose is not None else (1 if sys.stdout.isatty() else 2)
-    say = print if verbose else (lambda *a, **k: None)
-
-    # Everything that can fail on bad input fails here, before any run directory is written.
     kcnn.models.spec(config.model)
-    data_info = kcnn.data.info(config.dataset, data_dir=config.data_dir)
+    transfer.check_start(config)
+    with warnings.catch_warnings():  # skipped image files: said at the start of the run
+        warnings.simplefilter("ignore")
+        data_info = kcnn.data.info(config.dataset, data_dir=config.data_dir,
+                                   **folder_fractions(config))
     for preset in augment_presets(config.augment) or ():
         if preset not in kcnn.data.augment.names():
             raise ValueError(
@@ -357,72 +272,124 @@ def run(config=None, **kwargs):
                 f"{', '.join(kcnn.data.augment.names())} (combine with +, e.g. cifar+mixup)"
             )
     input_shape, image_size = input_plan(config, data_info)
-
-    rt = runtime.setup(config)
-    try:
-        return _run(config, rt, data_info, input_shape, image_size, verbose, say, started)
-    finally:
-        rt.restore()
+    say = print if verbose else (lambda *a, **k: None)
+    return Plan(config, data_info, input_shape, image_size, verbose, say, started)
 
 
-def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
-    run_dir = config.run_dir
-    backup_dir = os.path.join(run_dir, "backup")
-    state = read_state(backup_dir)
-    train_ds, val_ds, test_ds, train_info = load_data(config, data_info, image_size)
-    with rt.scope():
-        model = build_model(config, data_info.num_classes, input_shape)
+def folder_fractions(config):
+    """The folder split's fractions for an image folder data set, else {}."""
+    from kcnn.data.folder import is_folder
+
+    if not is_folder(config.dataset):
+        return {}
+    return {"validation_fraction": config.validation_split, "test_fraction": config.test_split}
+
+
+def pretrained_preprocessing(config):
+    """True when the network carries its pretrained weights' own preprocessing (then the data is
+    not normalised by kcnn)."""
+    return bool(config.weights) and not transfer.is_weights_file(config.weights)
+
+
+# ----------------------------------------------------------------------------- data
+
+
+def load_data(plan):
+    """The Data of a run: train (augmented) and validation normalised for the network, test raw
+    (0..255) for the saved model with its preprocessing."""
+    import kcnn.data
+    from kcnn.data.folder import is_folder
+
+    config = plan.config
+    common = {"data_dir": config.data_dir, "image_size": plan.image_size, "seed": config.seed,
+              "deterministic": config.deterministic, "interpolation": config.interpolation,
+              "crop_to_aspect_ratio": config.crop_to_aspect_ratio,
+              "normalize": not pretrained_preprocessing(config), **folder_fractions(config)}
+    if is_folder(config.dataset):
+        from kcnn.data.folder import scan
+
+        held_out = scan(config.dataset, **folder_fractions(config)).splits["validation"]
+        train_split, val_split = "train", "validation" if held_out else None
+    elif config.validation_split > 0:
+        percent = round(100 * (1 - config.validation_split))
+        train_split, val_split = f"train[:{percent}%]", f"train[{percent}%:]"
+    else:
+        train_split, val_split = "train", None
+    train, train_info = kcnn.data.load(config.dataset, train_split, config.batch_size,
+                                       augment=augment_presets(config.augment), shuffle=True,
+                                       **common)
+    val = None
+    if val_split:
+        val, _ = kcnn.data.load(config.dataset, val_split, config.batch_size, shuffle=False,
+                                **common)
+    test, test_info = evaluation.load_test(config, plan.input_shape, config.batch_size)
+
     one_hot = train_info.soft_labels or config.label_smoothing > 0  # mixup/cutmix: soft labels
     if one_hot:
-        train_ds = one_hot_labels(train_ds, data_info.num_classes)
-        val_ds = one_hot_labels(val_ds, data_info.num_classes) if val_ds is not None else None
+        train = one_hot_labels(train, train_info.num_classes)
+        val = one_hot_labels(val, train_info.num_classes) if val is not None else None
     if config.steps_per_epoch:
         steps_per_epoch = config.steps_per_epoch
-        train_ds = train_ds.repeat()
+        train = train.repeat()
     else:
-        steps_per_epoch = count_steps(train_ds)
+        steps_per_epoch = count_steps(train)
+    return Data(train, val, test, train_info, test_info, one_hot, steps_per_epoch)
 
+
+# ----------------------------------------------------------------------------- model
+
+
+def build_model(plan, rt, data):
+    """(network, names of its layers that start fresh) in the runtime's scope."""
     with rt.scope():
-        if one_hot:
+        return transfer.build_network(plan.config, data.train_info.num_classes,
+                                      plan.input_shape)
+
+
+def compile_model(network, plan, rt, data, lr):
+    """Compile for one stage (a change of what is trainable needs a new compile)."""
+    config = plan.config
+    with rt.scope():
+        if data.one_hot:
             loss = keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing)
             accuracy = keras.metrics.CategoricalAccuracy(name="accuracy")
         else:
             loss = keras.losses.SparseCategoricalCrossentropy()
             accuracy = keras.metrics.SparseCategoricalAccuracy(name="accuracy")
-        model.compile(
-            optimizer=recipes.make_optimizer(config, steps_per_epoch),
+        network.compile(
+            optimizer=recipes.make_optimizer(dataclasses.replace(config, lr=lr),
+                                             data.steps_per_epoch),
             loss=loss,
             metrics=[accuracy],
             jit_compile=rt.jit_compile,
         )
-    xla = bool(model.jit_compile)  # what runs, not what was asked (Keras may fall back)
 
-    os.makedirs(run_dir, exist_ok=True)
-    config.to_json(os.path.join(run_dir, "config.json"))
-    monitor = "val_accuracy" if val_ds is not None else "accuracy"
-    initial_epoch = state.get("epoch", 0)
-    csv_path = os.path.join(run_dir, "log.csv")
-    if initial_epoch:
-        truncate_csv(csv_path, initial_epoch)
-    say(
-        f"kcnn train: {config.model} on {config.dataset} {input_shape[0]}x{input_shape[1]}x"
-        f"{input_shape[2]}, recipe {config.recipe} ({config.optimizer} lr {config.lr:g}, "
-        f"{config.schedule}, wd {config.weight_decay:g} {config.weight_decay_kind}, "
-        f"batch {config.batch_size}, "
-        f"{config.epochs} epochs, augment {config.augment}), {rt.precision}, "
-        f"XLA {'on' if xla else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
-        f"seed {config.seed}"
-    )
-    if initial_epoch:
-        say(f"kcnn train: resuming {run_dir} after epoch {initial_epoch} of {config.epochs}")
-    say(f"kcnn train: run directory {run_dir}")
-    hint = runtime.onednn_hint(rt)
-    if hint:
-        say(hint)
 
-    session_start = time.perf_counter()
-    previous_time = state.get("train_time_s", 0.0)
-    throughput = Throughput(config.batch_size)
+def plan_stages(config):
+    """The fit stages: the whole network (or its classifier with --freeze backbone), or for the
+    finetune recipe the classifier for head_epochs, then everything at lr / 10."""
+    if config.recipe == "finetune":
+        return [Stage("head", 0, config.head_epochs, config.lr),
+                Stage("all", config.head_epochs, config.epochs, config.lr * FINETUNE_LR_FACTOR)]
+    return [Stage("head" if config.freeze == "backbone" else "all", 0, config.epochs, config.lr)]
+
+
+def set_trainable(network, stage, config):
+    """Freeze or unfreeze for a stage; returns its trainable parameter count."""
+    if stage.name == "head":
+        return transfer.freeze_backbone(network)
+    if config.recipe == "finetune":
+        return transfer.unfreeze_for_finetune(network)
+    return transfer.trainable_parameters(network)
+
+
+# ----------------------------------------------------------------------------- fit
+
+
+def make_callbacks(plan, data, stage, *, state, throughput, clock):
+    """The callbacks of one stage: (list, ModelCheckpoint)."""
+    config, run_dir = plan.config, plan.config.run_dir
+    monitor = "val_accuracy" if data.val is not None else "accuracy"
     checkpoint = keras.callbacks.ModelCheckpoint(
         os.path.join(run_dir, "best.keras"), monitor=monitor, mode="max", save_best_only=True,
         initial_value_threshold=state.get("checkpoint_best"),
@@ -430,59 +397,120 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
     plateau = None
     callbacks = [throughput, LearningRateLogger()]
     if config.schedule == "plateau":
-        plateau = recipes.plateau_callback(monitor, verbose=1 if verbose else 0)
+        plateau = recipes.plateau_callback(monitor, verbose=1 if plan.verbose else 0)
         callbacks.append(plateau)
     callbacks += [
         keras.callbacks.TerminateOnNaN(),
         checkpoint,
-        keras.callbacks.CSVLogger(csv_path, append=bool(initial_epoch)),
+        keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"),
+                                  append=bool(max(stage.first, state.get("epoch", 0)))),
         keras.callbacks.TensorBoard(
             os.path.join(run_dir, "tensorboard"), profile_batch=0, write_steps_per_second=True
         ),
-        Backup(backup_dir, plateau=plateau, checkpoint=checkpoint,
-               clock=lambda: previous_time + time.perf_counter() - session_start),
+        Backup(os.path.join(run_dir, "backup"), plateau=plateau, checkpoint=checkpoint,
+               clock=clock),
     ]
+    return callbacks, checkpoint
 
-    history = model.fit(
-        train_ds,
-        validation_data=val_ds,
-        epochs=config.epochs,
-        steps_per_epoch=steps_per_epoch if config.steps_per_epoch else None,
-        callbacks=callbacks,
-        verbose=verbose,
-        shuffle=False,  # the tf.data pipeline shuffles
-    )
-    train_time = previous_time + time.perf_counter() - session_start
+
+def fit(plan, rt, data, trained):
+    """Run every stage not finished yet (a resumed run skips finished ones); fills in
+    `trained`'s throughput, best validation accuracy, train time and XLA."""
+    config, network = plan.config, trained.network
+    backup_dir = os.path.join(config.run_dir, "backup")
+    state = read_state(backup_dir)
+    session_start = time.perf_counter()
+    previous_time = state.get("train_time_s", 0.0)
+
+    def clock():
+        return previous_time + time.perf_counter() - session_start
+
+    throughput, best, xla = Throughput(config.batch_size), state.get("checkpoint_best"), False
+    for stage in trained.stages:
+        stage.trainable_parameters = set_trainable(network, stage, config)
+        if stage.stop <= state.get("epoch", 0):
+            continue  # finished before the run was interrupted
+        compile_model(network, plan, rt, data, stage.lr)
+        xla = bool(network.jit_compile)  # what runs, not what was asked (Keras may fall back)
+        callbacks, checkpoint = make_callbacks(
+            plan, data, stage, state={**state, "checkpoint_best": best}, throughput=throughput,
+            clock=clock)
+        if len(trained.stages) > 1:
+            plan.say(f"kcnn train: stage {stage.name}: epochs {stage.first + 1}-{stage.stop}, "
+                     f"lr {stage.lr:g}, {stage.trainable_parameters:,} trainable parameters")
+        network.fit(
+            data.train,
+            validation_data=data.val,
+            initial_epoch=stage.first,
+            epochs=stage.stop,
+            steps_per_epoch=data.steps_per_epoch if config.steps_per_epoch else None,
+            callbacks=callbacks,
+            verbose=plan.verbose,
+            shuffle=False,  # the tf.data pipeline shuffles
+        )
+        best, state = checkpoint.best, {}
+    trained.throughput, trained.best_val_accuracy = throughput, _jsonable(best)
+    trained.train_time_s, trained.xla = clock(), xla
+    return trained
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def save_models(plan, data, network):
+    """Save model.keras and best.keras with their preprocessing (raw images in) and the class
+    names; returns the model with preprocessing."""
+    config, run_dir = plan.config, plan.config.run_dir
+    info = data.train_info
+    options = {"image_size": plan.input_shape[:2], "interpolation": config.interpolation,
+               "crop_to_aspect_ratio": config.crop_to_aspect_ratio, "mean": info.mean,
+               "std": info.std}
+    model = deploy.with_preprocessing(network, **options)
     model.save(os.path.join(run_dir, "model.keras"))
+    best_path = os.path.join(run_dir, "best.keras")
+    if os.path.exists(best_path):
+        import kcnn
 
-    probs, labels = predict(model, test_ds)
-    test_accuracy, test_loss = score(probs, labels)
-    logs = report.read_csv(csv_path)
+        best = kcnn.load_model(best_path, compile=False)
+        deploy.with_preprocessing(deploy.network_of(best), **options).save(best_path)
+    deploy.save_class_names(run_dir, info.class_names)
+    return model
+
+
+def collect_metrics(plan, rt, trained, scores):
+    """metrics.json's contents: every figure of the run in one place."""
+    config, network, throughput = plan.config, trained.network, trained.throughput
+    logs = report.read_csv(os.path.join(config.run_dir, "log.csv"))
     rates = throughput.per_epoch[1:] or throughput.per_epoch
-    losses = history.history.get("loss", [])
-    metrics = {
+    losses = logs.get("loss", [])
+    return {
         "model": config.model,
         "dataset": config.dataset,
-        "test_accuracy": test_accuracy,
-        "test_loss": test_loss,
-        "test_examples": len(labels),
+        "test_accuracy": scores["accuracy"],
+        "test_loss": scores["loss"],
+        "test_top5_accuracy": scores["top5_accuracy"],
+        "test_per_class": scores["per_class"],
+        "test_examples": scores["examples"],
         "epochs": len(logs.get("epoch", [])),
         "epochs_planned": config.epochs,
-        "resumed_from_epoch": initial_epoch,
+        "resumed_from_epoch": trained.initial_epoch,
         "terminated_on_nan": bool(losses) and not math.isfinite(losses[-1]),
-        "best_val_accuracy": _jsonable(checkpoint.best) if val_ds is not None else None,
-        "wall_time_s": round(time.perf_counter() - started, 3),
-        "train_time_s": round(train_time, 3),
+        "best_val_accuracy": trained.best_val_accuracy if config.validation_split > 0 else None,
+        "starting_weights": transfer.starting_weights(config),
+        "fresh_layers": trained.fresh,
+        "stages": [dataclasses.asdict(s) for s in trained.stages],
+        "wall_time_s": round(time.perf_counter() - plan.started, 3),
+        "train_time_s": round(trained.train_time_s, 3),
         "images_per_second": round(float(np.median(rates)), 1) if rates else None,
         "images_per_second_first_epoch": round(throughput.per_epoch[0], 1)
         if throughput.per_epoch else None,
-        "input_shape": list(input_shape),
-        "parameters": int(model.count_params()),
-        "trainable_parameters": int(sum(np.prod(w.shape) for w in model.trainable_weights)),
+        "input_shape": list(plan.input_shape),
+        "parameters": int(network.count_params()),
+        "trainable_parameters": transfer.trainable_parameters(network),
         "device": rt.device,
         "backend": rt.backend,
         "precision": rt.precision,
-        "xla": xla,
+        "xla": trained.xla,
         "distribute": rt.distribute,
         "replicas": rt.replicas,
         "onednn": runtime.onednn_setting(),
@@ -492,88 +520,89 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
         "versions": report.versions(),
         "command": " ".join(sys.argv),
     }
+
+
+def write_report(plan, rt, data, trained):
+    """The saved models, test scores (through the saved model, on raw images), metrics.json and
+    the plots. Returns the RunResult."""
+    config, run_dir = plan.config, plan.config.run_dir
+    model = save_models(plan, data, trained.network)
+    probs, labels = evaluation.predict(model, data.test)
+    class_names = data.train_info.class_names
+    scores = {**evaluation.scores(probs, labels, class_names), "examples": len(labels)}
+    metrics = collect_metrics(plan, rt, trained, scores)
     report.write_metrics(run_dir, metrics)
+    logs = report.read_csv(os.path.join(run_dir, "log.csv"))
     report.plot_curves(logs, os.path.join(run_dir, "curves.png"))
-    report.plot_confusion(
-        labels, probs.argmax(-1), data_info.num_classes, getattr(data_info, "class_names", None),
-        os.path.join(run_dir, "confusion_matrix.png"),
-    )
-    say(
+    report.plot_confusion(labels, probs.argmax(-1), len(class_names), class_names,
+                          os.path.join(run_dir, "confusion_matrix.png"))
+    plan.say(
         f"kcnn train: {config.model} on {config.dataset}: test accuracy "
-        f"{100 * test_accuracy:.2f}% (loss {test_loss:.4f}) after {metrics['epochs']} epochs, "
-        f"{metrics['wall_time_s']:.1f} s, {_rate(metrics['images_per_second'])} images/s"
+        f"{100 * scores['accuracy']:.2f}% (loss {scores['loss']:.4f}) after {metrics['epochs']} "
+        f"epochs, {metrics['wall_time_s']:.1f} s, {_rate(metrics['images_per_second'])} images/s"
     )
+    plan.say(
+        f"kcnn train: artifacts in {run_dir}: model.keras, best.keras, classes.json, "
+        "metrics.json, curves.png, confusion_matrix.png, log.csv, config.json, tensorboard/"
+    )
+    return RunResult(run_dir=run_dir, metrics=metrics, history=logs, config=config,
+                     model=trained.network, saved_model=model, test_probabilities=probs,
+                     test_files=data.test_info.files)
+
+
+# ----------------------------------------------------------------------------- the run
+
+
+def run(config=None, **kwargs):
+    """Train, evaluate on the test split and write the artifacts; see `kcnn.training.train`."""
+    the_plan = make_plan(resolve(config, **kwargs), started=time.perf_counter())
+    rt = runtime.setup(the_plan.config)
+    try:
+        return _run(the_plan, rt)
+    finally:
+        rt.restore()
+
+
+def _run(plan, rt):
+    data = load_data(plan)
+    network, fresh = build_model(plan, rt, data)
+    initial_epoch = read_state(os.path.join(plan.config.run_dir, "backup")).get("epoch", 0)
+    trained = Trained(network, fresh, plan_stages(plan.config), initial_epoch)
+    start_run_dir(plan, rt, trained)
+    fit(plan, rt, data, trained)
+    return write_report(plan, rt, data, trained)
+
+
+def start_run_dir(plan, rt, trained):
+    """Write config.json, trim log.csv when resuming, and say what is about to run."""
+    config, say = plan.config, plan.say
+    fresh, initial_epoch = trained.fresh, trained.initial_epoch
+    os.makedirs(config.run_dir, exist_ok=True)
+    config.to_json(os.path.join(config.run_dir, "config.json"))
+    if initial_epoch:
+        truncate_csv(os.path.join(config.run_dir, "log.csv"), initial_epoch)
+    shape = "x".join(str(v) for v in plan.input_shape)
     say(
-        f"kcnn train: artifacts in {run_dir}: model.keras, best.keras, metrics.json, "
-        "curves.png, confusion_matrix.png, log.csv, config.json, tensorboard/"
+        f"kcnn train: {config.model} on {config.dataset} {shape}, recipe {config.recipe} "
+        f"({config.optimizer} lr {config.lr:g}, {config.schedule}, wd {config.weight_decay:g} "
+        f"{config.weight_decay_kind}, batch {config.batch_size}, {config.epochs} epochs, augment {config.augment}), "
+        f"{rt.precision}, XLA {'on' if rt.jit_compile else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
+        f"seed {config.seed}"
     )
-    return RunResult(run_dir=run_dir, metrics=metrics, history=logs, config=config, model=model)
+    if plan.data_info.skipped:
+        from kcnn.data.folder import FolderIndex
 
-
-class LearningRateLogger(keras.callbacks.Callback):
-    """Adds the learning rate at the end of each epoch to the logs (log.csv, TensorBoard)."""
-
-    def on_epoch_end(self, epoch, logs=None):
-        if logs is None or "learning_rate" in logs:
-            return
-        lr = self.model.optimizer.learning_rate  # a schedule is evaluated at the current step
-        logs["learning_rate"] = float(np.asarray(lr.numpy() if hasattr(lr, "numpy") else lr))
-
-
-# ----------------------------------------------------------------------------- evaluation
-
-
-def evaluate(run_dirs, batch_size=256, data_dir=None):
-    """Test accuracy of each run's saved model and of their ensemble (the mean of the softmax
-    outputs, as in the AlexNet paper's ensemble of CNNs).
-
-    Each run's test split is read from its config.json (same data set, resized to the model's
-    own input), so models trained at different input sizes can be ensembled.
-
-    Returns:
-        {"dataset", "test_examples", "members": [{"run_dir", "model", "accuracy", "loss"}],
-         "ensemble": {"accuracy", "loss"}}
-    """
-    import kcnn
-    import kcnn.data
-
-    if isinstance(run_dirs, (str, os.PathLike)):
-        run_dirs = [run_dirs]
-    if not run_dirs:
-        raise ValueError("give at least one run directory")
-    configs = []
-    for run_dir in run_dirs:
-        for name in ("config.json", "model.keras"):
-            if not os.path.exists(os.path.join(run_dir, name)):
-                raise ValueError(f"{run_dir} is not a finished kcnn run (no {name})")
-        configs.append(TrainConfig.from_json(os.path.join(run_dir, "config.json")))
-    datasets = sorted({c.dataset for c in configs})
-    if len(datasets) > 1:
-        raise ValueError(f"the runs were trained on different data sets: {', '.join(datasets)}")
-    dataset = datasets[0]
-    data_info = kcnn.data.info(dataset, data_dir=data_dir or configs[0].data_dir)
-
-    members, all_probs, labels = [], [], None
-    for run_dir, config in zip(run_dirs, configs):
-        model = kcnn.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-        size = model.input_shape[1]
-        native = data_info.image_shape[0]
-        test, _ = kcnn.data.load(
-            dataset, "test", batch_size, data_dir=data_dir or config.data_dir, shuffle=False,
-            image_size=None if size == native else size, seed=config.seed,
-        )
-        probs, these_labels = predict(model, test)
-        if labels is not None and not np.array_equal(labels, these_labels):
-            raise ValueError(f"{run_dir}: its test split differs from the first run's")
-        labels = these_labels
-        accuracy, loss = score(probs, labels)
-        members.append({"run_dir": str(run_dir), "model": config.model, "accuracy": accuracy,
-                        "loss": loss})
-        all_probs.append(probs)
-    accuracy, loss = score(np.mean(all_probs, axis=0), labels)
-    return {
-        "dataset": dataset,
-        "test_examples": len(labels),
-        "members": members,
-        "ensemble": {"accuracy": accuracy, "loss": loss},
-    }
+        index = FolderIndex(config.dataset, plan.data_info.class_names, {},
+                            plan.data_info.skipped, False)
+        say(f"kcnn train: {index.skipped_message()}")
+    start = transfer.starting_weights(config)
+    if start != "random":
+        say(f"kcnn train: starting from {start}"
+            + (f"; new layer(s): {', '.join(fresh)}" if fresh else ""))
+    if initial_epoch:
+        say(f"kcnn train: resuming {config.run_dir} after epoch {initial_epoch} of "
+            f"{config.epochs}")
+    say(f"kcnn train: run directory {config.run_dir}")
+    hint = runtime.onednn_hint(rt)
+    if hint:
+        say(hint)

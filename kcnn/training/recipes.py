@@ -83,6 +83,11 @@ RECIPES = {
                "anneals to lr/250000, both halves cosine as PyTorch's OneCycleLR; momentum is "
                "not cycled; weight decay as torch.optim.SGD's L2 on all parameters",
                weight_decay_kind="coupled"),
+        Recipe("finetune", "adam", 1e-3, 0.0, 0.0, "constant", 0, 32, 10, "flip", 0.0,
+               "the Keras transfer-learning guide: the classifier alone on a frozen network "
+               "(head_epochs, default half), then the whole network at lr/10 with "
+               "BatchNormalization kept in inference mode; for --weights or --init",
+               weight_decay_kind="decoupled"),
     )
 }
 DEFAULT_RECIPE = "adam"

@@ -28,7 +28,10 @@ def test_evaluate_command_prints_members_and_ensemble(default_run, capsys):
     assert cli.main(["evaluate", str(run_dir), str(run_dir)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "digits test split, 360 images"
-    assert out[-1].startswith("ensemble of 2") and out[-1].count("%") == 1
+    ensemble = [ln for ln in out if ln.startswith("ensemble of 2")]
+    assert len(ensemble) == 1 and ensemble[0].count("%") == 2  # accuracy and top-5
+    assert out[1].split() == ["run", "model", "accuracy", "top-5", "loss"]
+    assert [ln.split()[0] for ln in out if ln[:1].isdigit()] == [str(d) for d in range(10)]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,110 @@
+"""`kcnn export RUN_DIR --format savedmodel|onnx|litert`: Keras' own `model.export` of a run's
+saved model (raw images in: its Resizing and Normalization layers included; auxiliary heads
+dropped), then the artifact is loaded back with its own runtime and its predictions compared
+with the Keras model's.
+
+Runtimes that load the artifacts back: TensorFlow's SavedModel loader (`tf.saved_model.load`),
+onnxruntime (package `onnxruntime`; Keras converts with `tf2onnx` and `onnx`), and the LiteRT
+interpreter (package `ai-edge-litert`, else `tf.lite.Interpreter`). A missing package is named in
+the error.
+"""
+
+import importlib.util
+import os
+
+import keras
+import numpy as np
+
+FORMATS = {"savedmodel": "tf_saved_model", "onnx": "onnx", "litert": "litert"}
+SUFFIX = {"savedmodel": "", "onnx": ".onnx", "litert": ".tflite"}
+NEEDS = {"onnx": ("onnx", "onnxruntime", "tf2onnx"), "litert": ()}
+
+
+def _missing(format):
+    return [name for name in NEEDS.get(format, ()) if importlib.util.find_spec(name) is None]
+
+
+def inference_model(model):
+    """The model with one output: the main classifier (auxiliary heads dropped)."""
+    outputs = model.outputs
+    if len(outputs) == 1:
+        return model
+    return keras.Model(model.inputs, outputs[0], name=model.name)
+
+
+def export(run_dir, format, path=None, check=True):
+    """Export a run's model and (with `check`) verify the artifact against the Keras model.
+
+    Args:
+        run_dir: a finished run directory (or a .keras file saved by a run).
+        format: "savedmodel", "onnx" or "litert".
+        path: where to write (default: RUN_DIR/export/model[.onnx|.tflite]).
+        check: load the artifact back and compare predictions on sample images.
+
+    Returns:
+        {"path", "format", "max_abs_difference" (None without check), "input_shape"}.
+
+    Raises:
+        ValueError: an unknown format or run, or a converter or runtime that is not installed.
+    """
+    from kcnn.training.deploy import load_run_model
+    from kcnn.training.evaluation import _network_input
+
+    if format not in FORMATS:
+        raise ValueError(f"unknown format {format!r}; choose from: {', '.join(FORMATS)}")
+    missing = _missing(format)
+    if missing:
+        raise ValueError(f"exporting {format} needs the package(s) {', '.join(missing)}: "
+                         f"pip install {' '.join(missing)}")
+    model, file = load_run_model(os.fspath(run_dir))
+    model = inference_model(model)
+    height, width = _network_input(model)
+    channels = model.input_shape[-1]
+    if path is None:
+        folder = os.path.join(os.path.dirname(os.path.abspath(file)), "export")
+        os.makedirs(folder, exist_ok=True)
+        path = os.path.join(folder, "model" + SUFFIX[format])
+    # A fixed image size: every runtime takes it, and the Resizing layer is then the identity.
+    signature = [keras.InputSpec(shape=(None, height, width, channels), dtype="float32")]
+    model.export(path, format=FORMATS[format], verbose=False, input_signature=signature)
+    result = {"path": path, "format": format, "input_shape": [height, width, channels],
+              "max_abs_difference": None}
+    if check:
+        images = np.random.RandomState(0).uniform(0, 255, (2, height, width, channels))
+        images = images.astype("float32")
+        expected = np.asarray(model.predict(images, verbose=0))
+        got = run_artifact(format, path, images)
+        result["max_abs_difference"] = float(np.max(np.abs(got - expected)))
+    return result
+
+
+def run_artifact(format, path, images):
+    """Predictions of an exported artifact, computed by its own runtime."""
+    if format == "savedmodel":
+        import tensorflow as tf
+
+        loaded = tf.saved_model.load(path)  # keep it referenced while its function runs
+        return np.asarray(loaded.serve(tf.constant(images)))
+    if format == "onnx":
+        import onnxruntime
+
+        session = onnxruntime.InferenceSession(path, providers=["CPUExecutionProvider"])
+        name = session.get_inputs()[0].name
+        return np.asarray(session.run(None, {name: images})[0])
+    interpreter = _litert_interpreter(path)
+    entry = interpreter.get_input_details()[0]
+    interpreter.resize_tensor_input(entry["index"], images.shape)
+    interpreter.allocate_tensors()
+    interpreter.set_tensor(entry["index"], images)
+    interpreter.invoke()
+    return np.asarray(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+
+
+def _litert_interpreter(path):
+    if importlib.util.find_spec("ai_edge_litert") is not None:
+        from ai_edge_litert.interpreter import Interpreter
+    else:  # TensorFlow's own copy of the interpreter
+        import tensorflow as tf
+
+        Interpreter = tf.lite.Interpreter
+    return Interpreter(model_path=path)
