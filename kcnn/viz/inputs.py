@@ -4,8 +4,9 @@ the model and the exact tensor it takes.
 `load(source)` returns a `Loaded(model, preprocess, description)`; `preprocess` maps a float32
 batch of raw images (0..255, at the model's input size and channel count) to the model's input:
 
-* a finished `kcnn train` run (RUN/model.keras + RUN/config.json): the run's own input
-  normalisation (the data pipeline's per-channel mean/std for the run's data set);
+* a finished `kcnn train` run (RUN/model.keras + RUN/config.json): the trained network inside
+  the saved raw-image model, and the saved model's own preprocessing layers (its Resizing and
+  standardising Rescaling, `kcnn.training.deploy`) as `preprocess`;
 * a `.keras` file: the identity (the file's model is taken to include its preprocessing);
 * `NAME:WEIGHTS` (`resnet50:imagenet`): `kcnn.models.get(NAME, weights=WEIGHTS,
   include_preprocessing=True)`, a model that takes raw 0..255 images;
@@ -77,34 +78,37 @@ def _load_pretrained(name, weights):
 
 
 def _load_run(run_dir):
-    import kcnn
-
     for required in ("model.keras", "config.json"):
         if not os.path.exists(os.path.join(run_dir, required)):
             raise ValueError(f"{run_dir} is not a finished kcnn run (no {required})")
-    from kcnn.data import sources
+    from kcnn.training import deploy
     from kcnn.training.config import TrainConfig
 
     config = TrainConfig.from_json(os.path.join(run_dir, "config.json"))
-    model = kcnn.load_model(os.path.join(run_dir, "model.keras"), compile=False)
-    preprocess = run_normalizer(config, tuple(model.input_shape[1:]))
-    names = sources.info(config.dataset, data_dir=config.data_dir).class_names
-    return Loaded(model, preprocess, f"{config.model} trained on {config.dataset}", names)
+    saved, _ = deploy.load_run_model(run_dir)
+    network = deploy.network_of(saved)
+    preprocess = saved_preprocessing(saved, network)
+    names = deploy.read_class_names(run_dir)
+    if names is None:
+        from kcnn.data import sources
+
+        names = sources.info(config.dataset, data_dir=config.data_dir).class_names
+    return Loaded(network, preprocess, f"{config.model} trained on {config.dataset}", names)
 
 
-def run_normalizer(config, shape):
-    """The input normalisation that `kcnn train` applied for `config` (its data pipeline's
-    per-channel mean/std), as a function of a float32 NumPy batch on 0..255."""
-    from kcnn.data import pipeline, sources
+def saved_preprocessing(saved, network):
+    """The layers a run's saved model applies before its network (Resizing, Rescaling), as a
+    function of a float32 NumPy batch on 0..255 at the network's input size."""
+    import keras
 
-    native = sources.info(config.dataset, data_dir=config.data_dir).image_shape
-    size = None if native[0] == shape[0] else shape[0]
-    raw = sources.load_raw(config.dataset, "train", data_dir=config.data_dir, download=False,
-                           seed=config.seed, image_size=size)
-    mean, std = pipeline._mean_std(config.dataset, config.data_dir, raw, shape)
-    scale = (1.0 / (255.0 * np.asarray(std))).astype("float32")
-    shift = (-np.asarray(mean) / np.asarray(std)).astype("float32")
-    return lambda x: x * scale + shift
+    layers = [layer for layer in saved.layers[1:] if layer is not network]
+
+    def preprocess(x):
+        for layer in layers:
+            x = layer(x)
+        return keras.ops.convert_to_numpy(x)
+
+    return preprocess
 
 
 def read_image(path):

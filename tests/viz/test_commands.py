@@ -82,11 +82,16 @@ def test_argparse_errors_are_one_line(capsys):
 
 
 def test_a_run_directory_gets_its_own_normalisation(tmp_path):
+    from kcnn.training import deploy
+
     keras.utils.set_random_seed(0)
-    model = kcnn.models.lenet5()
-    model.save(tmp_path / "model.keras")
+    dataset, info = kcnn.data.load("digits", "train", 1, image_size=32, shuffle=False)
+    network = kcnn.models.lenet5()
+    saved = deploy.with_preprocessing(network, image_size=(32, 32), mean=info.mean, std=info.std)
+    saved.save(tmp_path / "model.keras")  # as `kcnn train` saves a run's model
     (tmp_path / "config.json").write_text(json.dumps({"model": "lenet5", "dataset": "digits"}))
     loaded = inputs.load(tmp_path)
+    assert loaded.model.name == network.name and loaded.model.input_shape == (None, 32, 32, 1)
     assert loaded.description == "lenet5 trained on digits"
     assert loaded.class_names == tuple("0123456789")
     from kcnn.data.sources import digits_arrays
@@ -95,7 +100,6 @@ def test_a_run_directory_gets_its_own_normalisation(tmp_path):
     picture, batch = inputs.model_input(loaded, digit)
     assert picture.shape == (32, 32, 1) and batch.shape == (1, 32, 32, 1)
     # the same digit through the training pipeline gives the same input
-    dataset, _ = kcnn.data.load("digits", "train", 1, image_size=32, shuffle=False)
     first, _ = next(iter(dataset))
     np.testing.assert_allclose(batch, first.numpy(), atol=1e-4)
     Image.fromarray(digit[..., 0]).save(tmp_path / "digit.png")
