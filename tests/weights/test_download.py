@@ -5,7 +5,6 @@ Only the download is faked (`served`, tests/weights/conftest.py); the hash check
 """
 
 import dataclasses
-import hashlib
 import importlib.util
 import os
 import socket
@@ -14,11 +13,9 @@ import time
 import _torchvision  # tests/ is on pytest's pythonpath
 import numpy as np
 import pytest
-import torch
 
 import kcnn
 from kcnn.weights import download, loader
-from kcnn.weights.sets import TORCHVISION_URL
 
 
 def test_imagenet_picks_the_variant_that_has_weights():
@@ -106,30 +103,10 @@ def test_without_torch_the_conversion_says_what_to_install(cache, monkeypatch):
     assert time.perf_counter() - started < 5
 
 
-def _serve_pth(served, tmp_path, monkeypatch, network, net):
-    """Write `net`'s state dict as torchvision publishes it, named `<network>-<sha256[:8]>.pth`,
-    serve it, and point the declaration at it (the real files' hashes cannot match a random net)."""
-    path = tmp_path / "state.pth"
-    torch.save(net.state_dict(), path)
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    name = f"{network}-{digest[:8]}.pth"
-    os.replace(path, tmp_path / name)
-    spec = kcnn.models.spec(network)
-    declared = spec.variant("torchvision")
-    weight_set = dataclasses.replace(
-        declared.weights[0], url=TORCHVISION_URL + name, file_hash=digest[:8]
-    )
-    monkeypatch.setitem(
-        spec.variants, "torchvision", dataclasses.replace(declared, weights=(weight_set,))
-    )
-    served[weight_set.url] = str(tmp_path / name)
-    return weight_set
-
-
 @pytest.mark.tf_only
-def test_torchvision_weights_end_to_end(served, tmp_path, monkeypatch):
+def test_torchvision_weights_end_to_end(served, serve_pth, monkeypatch):
     net = _torchvision.random_reference("resnet18", seed=1)
-    weight_set = _serve_pth(served, tmp_path, monkeypatch, "resnet18", net)
+    weight_set = serve_pth("resnet18", net)
     model = kcnn.models.resnet18(weights="imagenet", classifier_activation=None)
     images = np.random.default_rng(0).uniform(-2, 2, size=(2, 224, 224, 3)).astype("float32")
     want = _torchvision.torchvision_outputs(net, images)
@@ -150,9 +127,9 @@ def test_torchvision_weights_end_to_end(served, tmp_path, monkeypatch):
 
 
 @pytest.mark.tf_only
-def test_a_download_with_the_wrong_hash_is_removed(served, tmp_path, monkeypatch):
+def test_a_download_with_the_wrong_hash_is_removed(serve_pth, monkeypatch):
     net = _torchvision.random_reference("resnet18", seed=2)
-    weight_set = _serve_pth(served, tmp_path, monkeypatch, "resnet18", net)
+    weight_set = serve_pth("resnet18", net)
     spec = kcnn.models.spec("resnet18")
     wrong = dataclasses.replace(weight_set, file_hash="00000000")
     monkeypatch.setitem(
