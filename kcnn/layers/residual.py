@@ -115,6 +115,11 @@ class _ResidualUnit(CompositeLayer):
 
     merge = "add"
 
+    @property
+    def merge_activation(self):
+        """The post-activation block applies a ReLU after the add; the pre-activation one none."""
+        return None if self.preactivation else "relu"
+
     def __init__(
         self,
         filters,
@@ -277,7 +282,9 @@ class _ResidualUnit(CompositeLayer):
             self.shortcut_layers, x if self.shortcut_kind == "projection" else inputs, training
         )
         out = keras.ops.add(residual, shortcut)
-        return out if self.preactivation else keras.ops.relu(out)
+        if self.merge_activation:
+            out = keras.activations.get(self.merge_activation)(out)
+        return out
 
     # === Config: exactly the constructor arguments ===
     def get_config(self):
