@@ -8,6 +8,8 @@ import os
 
 import keras
 
+from kcnn.layers._base import check_range
+
 POOLINGS = (None, "avg", "max")
 
 
@@ -25,6 +27,11 @@ def check_variant(network, variant, allowed):
             f"`{network}`: unknown variant {variant!r}; allowed: {', '.join(map(repr, allowed))}"
         )
     return variant
+
+
+def check_dropout(network, rate):
+    """Return the dropout `rate` as a float if it is a number in [0, 1), else raise a ValueError."""
+    return check_range(network, "dropout", rate, 0, 1, high_open=True)
 
 
 def check_common_args(network, *, num_classes, include_top, pooling, weights):
@@ -138,12 +145,14 @@ def classifier_head(x, *, include_top, pooling, num_classes, classifier_activati
     return chain(x, global_pooling(pooling))
 
 
-def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model):
-    """Wrap the graph in a model named `name`, loading `weights` (a `.weights.h5` path) if given."""
+def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model, **options):
+    """Wrap the graph in a model named `name`, loading `weights` (a `.weights.h5` path) if given.
+
+    `options` go to `model_class` (e.g. `aux_loss_weight` of an `AuxiliaryOutputsModel`)."""
     inputs = keras.utils.get_source_inputs(image)
     if len(inputs) == 1:  # a single input, not a one-element list: Keras then expects a plain array
         inputs = inputs[0]
-    model = model_class(inputs, outputs, name=name)
+    model = model_class(inputs, outputs, name=name, **options)
     if weights is not None:
         model.load_weights(weights)
     return model

@@ -22,6 +22,7 @@ from kcnn.layers import LocalResponseNormalization
 from kcnn.models._common import (
     chain,
     check_common_args,
+    check_dropout,
     check_variant,
     classifier_head,
     finish_model,
@@ -198,15 +199,7 @@ def alexnet(
                 f"received dropout={dropout!r}"
             )
     else:
-        dropout = 0.5 if dropout is None else dropout
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0 <= dropout < 1
-        ):
-            raise ValueError(
-                f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}"
-            )
+        dropout = check_dropout(network, 0.5 if dropout is None else dropout)
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )

@@ -10,7 +10,14 @@ Names: `nin{b}_conv`, `nin{b}_cccp1`, `nin{b}_cccp2`, `pool{b}`, `dropout`, `avg
 
 import keras
 
-from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_dropout,
+    classifier_head,
+    finish_model,
+    image_input,
+)
 from kcnn.models._registry import register
 
 # (filters, kernel, stride, padding) of each block's first convolution; None = num_classes.
@@ -80,8 +87,7 @@ def nin(
         name: the model's name (default "nin").
     """
     network = "nin"
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    dropout = check_dropout(network, dropout)
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )

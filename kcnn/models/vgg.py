@@ -14,7 +14,14 @@ convolution, BN with torch's eps 1e-5 and momentum 0.1 (Keras momentum 0.9).
 import keras
 
 from kcnn.layers.batch_norm import BatchNormalization
-from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_dropout,
+    classifier_head,
+    finish_model,
+    image_input,
+)
 from kcnn.models._registry import register
 
 FILTERS = (64, 128, 256, 512, 512)
@@ -79,8 +86,7 @@ def _vgg(
         weights: None, or a path to a `.weights.h5` file to load.
         name: the model's name (default: the network's, e.g. "vgg16").
     """
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    dropout = check_dropout(network, dropout)
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )

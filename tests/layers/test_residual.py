@@ -103,6 +103,33 @@ def test_counts(make, input_shape, trainable, non_trainable):
     assert _counts(block) == (trainable, non_trainable)
 
 
+@pytest.mark.parametrize(
+    "options, width, trainable",
+    [
+        # torchvision resnext50_32x4d layer1[0]: 1x1 64->128, 3x3 128->128 in 32 groups,
+        # 1x1 128->256, projection 64->256, four BNs
+        (dict(groups=32, width_per_group=4), 128, 8_192 + 4_608 + 32_768 + 16_384 + 2 * 768),
+        # torchvision wide_resnet50_2 layer1[0]: base_width 128 doubles the inner width
+        (dict(width_per_group=128), 128, 8_192 + 147_456 + 32_768 + 16_384 + 2 * 768),
+        # resnext101_64x4d: int(64 * 4 / 64) * 64 = 256
+        (dict(groups=64, width_per_group=4), 256, 16_384 + 9_216 + 65_536 + 16_384 + 2 * 1_024),
+    ],
+)
+def test_groups_and_width_per_group(options, width, trainable):
+    block = BottleneckBlock(64, **options)
+    block.build((None, 56, 56, 64))
+    conv2 = block.residual_layers[3]
+    assert (conv2.name, conv2.filters, conv2.groups) == ("2_conv", width, options.get("groups", 1))
+    assert _counts(block)[0] == trainable
+
+
+def test_block_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        ResidualBlock(8, 2)
+    with pytest.raises(TypeError):
+        BottleneckBlock(8, 2, 4)
+
+
 def test_wrn_28_10_group1_count():
     # spec 8: WRN-28-10 group 1 (four pre-activation blocks of 160 filters on the 16-channel stem) = 1,640,672
     blocks = [ResidualBlock(160, preactivation=True)] + [
@@ -368,9 +395,10 @@ def test_zero_pad_shortcut_cannot_drop_channels():
             (8, 8, 4),
             (),
         ),
+        (lambda: BottleneckBlock(8, strides=2, groups=4, width_per_group=16), (8, 8, 8), ()),
         (lambda: ZeroPadShortcut(8, 2), (7, 7, 4), ()),
     ],
-    ids=["zero_pad", "wrn", "keras_v1", "preact_projection", "option_a"],
+    ids=["zero_pad", "wrn", "keras_v1", "preact_projection", "grouped", "option_a"],
 )
 def test_layer_contract(check_layer, make, input_shape, no_gradient):
     check_layer(make, input_shape, no_gradient=no_gradient)
@@ -428,6 +456,8 @@ def test_dropout_only_in_training():
             dict(filters=8, stride_on="first"),
             "`stride_on` must be one of '3x3', '1x1'",
         ),
+        (BottleneckBlock, dict(filters=8, groups=0), "`groups` must be a positive integer"),
+        (BottleneckBlock, dict(filters=8, width_per_group=4), "leaves no channel"),
         (
             ZeroPadShortcut,
             dict(filters=8, strides=0),
