@@ -58,6 +58,8 @@ class ResNetLayout:
     shortcut: str = "auto"  # a ResidualBlock/BottleneckBlock `shortcut` option
     conv_bias: bool = False
     stride_on: str = "3x3"  # bottleneck only: where the stride sits
+    groups: int = 1  # bottleneck only: groups of the 3x3 convolution (ResNeXt's cardinality)
+    width_per_group: int = 64  # bottleneck only: torchvision's base_width (Wide ResNet-50: 128)
     bn_epsilon: float = 1e-5
     bn_momentum: float = 0.9
     kernel_initializer: str = "he_normal"
@@ -128,6 +130,8 @@ def resnet_stages(layout):
     }
     if layout.block == "bottleneck":
         options["stride_on"] = layout.stride_on
+        options["groups"] = layout.groups
+        options["width_per_group"] = layout.width_per_group
     layers = []
     for stage, (repeats, filters) in enumerate(zip(layout.repeats, layout.widths)):
         for b in range(repeats):
@@ -246,7 +250,16 @@ def _cifar_resnet(network, shortcut, kwargs):
     return _resnet(network, layout, **kwargs)
 
 
+def _wider_resnet(network, depth, kwargs, **block):
+    """ResNeXt and Wide ResNet-50/101: ResNet-50/101's torchvision layout with other bottlenecks."""
+    stages = RESNET_STAGES[depth]
+    layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **block)
+    return _resnet(network, layout, **kwargs)
+
+
 _SOURCE = "He et al. 2015, arXiv:1512.03385; torchvision and keras.applications resnet"
+_RESNEXT_SOURCE = "Xie et al. 2017, arXiv:1611.05431; torchvision resnext"
+_WIDE_SOURCE = "Zagoruyko & Komodakis 2016, arXiv:1605.07146; torchvision wide_resnet"
 _CIFAR_SOURCE = "He et al. 2015, arXiv:1512.03385, section 4.2; akamaster/pytorch_resnet_cifar10"
 
 
@@ -322,6 +335,46 @@ def resnet152(*, variant="torchvision", **kwargs):
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
     """
     return _imagenet_resnet("resnet152", variant, kwargs)
+
+
+@register(family="resnet", source=_RESNEXT_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnext50_32x4d(**kwargs):
+    """ResNeXt-50 32x4d: ResNet-50 whose 3x3 convolutions have 32 groups of 4 channels (x stage).
+
+    torchvision layout, 1000 classes: T 25,028,904. **kwargs: as documented in `_resnet`."""
+    return _wider_resnet("resnext50_32x4d", "resnet50", kwargs, groups=32, width_per_group=4)
+
+
+@register(family="resnet", source=_RESNEXT_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnext101_32x8d(**kwargs):
+    """ResNeXt-101 32x8d: ResNet-101 with 32 groups of 8 channels in its 3x3 convolutions.
+
+    torchvision layout, 1000 classes: T 88,791,336. **kwargs: as documented in `_resnet`."""
+    return _wider_resnet("resnext101_32x8d", "resnet101", kwargs, groups=32, width_per_group=8)
+
+
+@register(family="resnet", source=_RESNEXT_SOURCE, default_input=(224, 224, 3), min_input=1)
+def resnext101_64x4d(**kwargs):
+    """ResNeXt-101 64x4d: ResNet-101 with 64 groups of 4 channels in its 3x3 convolutions.
+
+    torchvision layout, 1000 classes: T 83,455,272. **kwargs: as documented in `_resnet`."""
+    return _wider_resnet("resnext101_64x4d", "resnet101", kwargs, groups=64, width_per_group=4)
+
+
+@register(family="resnet", source=_WIDE_SOURCE, default_input=(224, 224, 3), min_input=1)
+def wide_resnet50_2(**kwargs):
+    """Wide ResNet-50-2: ResNet-50 with twice as wide 1x1-3x3 bottleneck convolutions.
+
+    torchvision layout, 1000 classes: T 68,883,240. **kwargs: as documented in `_resnet`."""
+    return _wider_resnet("wide_resnet50_2", "resnet50", kwargs, width_per_group=128)
+
+
+@register(family="resnet", source=_WIDE_SOURCE, default_input=(224, 224, 3), min_input=1)
+def wide_resnet101_2(**kwargs):
+    """Wide ResNet-101-2: ResNet-101 with twice as wide 1x1-3x3 bottleneck convolutions.
+
+    torchvision layout, 1000 classes: T 126,886,696. **kwargs: as documented in `_resnet`."""
+    return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
 
 
 @register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)

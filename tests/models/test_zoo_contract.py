@@ -16,7 +16,17 @@ FIXED_HEAD_SIZE = {"alexnet": 227, "simple_cnn": 128}
 # The deepest networks take 5-80 s each on the JAX CPU lane (an XLA compilation per op shape);
 # they are marked slow, which CI runs on the TensorFlow lane only.
 HEAVY_FAMILIES = ("densenet", "googlenet", "inception")
-HEAVY_NAMES = ("resnet101", "resnet152", "preact_resnet164", "wide_resnet")
+HEAVY_NAMES = (
+    "resnet101",
+    "resnet152",
+    "preact_resnet164",
+    "wide_resnet",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
+)
 REGISTRY = [
     pytest.param(n, marks=pytest.mark.slow)
     if kcnn.models.spec(n).family in HEAVY_FAMILIES or n in HEAVY_NAMES
