@@ -29,7 +29,36 @@ def _build(name, **kwargs):
         raise
 
 
+def weights_column(spec):
+    """The `weights=` names of a registered model, e.g. "torchvision; keras (variant='keras')"."""
+    parts = []
+    for key, declared in spec.variants.items():
+        names = [w.name for w in declared.weights]
+        if names:
+            other = spec.selector and key != spec.default_variant
+            where = f" ({spec.selector}={key!r})" if other else ""
+            parts.append(", ".join(names) + where)
+    return "; ".join(parts) or "-"
+
+
+def weights_lines(spec, declared):
+    """What `kcnn summary` says about a variant's weight sets, one line each."""
+    if not declared.weights:
+        every = weights_column(spec)
+        return [f"Pretrained weights: none published for this variant (all: {every})"]
+    lines = []
+    for i, w in enumerate(declared.weights):
+        alias = '"imagenet" = ' if i == 0 else ""
+        lines.append(
+            f"Weights {alias}{w.name!r}: ImageNet top-1 {w.top1:.1f}% / top-5 {w.top5:.1f}% "
+            f"({w.source}), preprocessing: {w.preprocessing.describe()}; {w.url}"
+        )
+    return lines
+
+
 def summary(args):
+    import kcnn.models
+
     kwargs = {}
     if args.input_shape is not None:
         kwargs["input_shape"] = _input_shape(args.input_shape)
@@ -38,6 +67,9 @@ def summary(args):
     if args.variant is not None:
         kwargs["variant"] = args.variant
     profile(_build(args.name, **kwargs)).print()
+    spec = kcnn.models.spec(args.name)
+    for line in weights_lines(spec, spec.resolve(**kwargs)):
+        print(line)
     return 0
 
 
@@ -48,18 +80,28 @@ def list_models(args):
     if not names:
         raise ValueError("no registered model matches; `kcnn list` with no filter shows them all")
     if args.markdown:
-        print("| model | family | input | trainable params | MACs (conv + dense) | source |")
-        print("|---|---|---|---:|---:|---|")
+        print("| model | family | input | trainable params | MACs (conv + dense) | weights | source |")
+        print("|---|---|---|---:|---:|---|---|")
     else:
-        print(f"{'model':<20} {'family':<12} {'input':<12} {'trainable':>13} {'MACs':>10}  source")
+        print(
+            f"{'model':<20} {'family':<12} {'input':<12} {'trainable':>13} {'MACs':>10}  "
+            f"{'weights':<40}  source"
+        )
     for name in names:
         spec = kcnn.models.spec(name)
         totals = profile(spec.builder()).totals
         shape = "x".join(str(d) for d in spec.default_input)
+        weights = weights_column(spec)
         if args.markdown:
-            line = f"| `{name}` | {spec.family} | {shape} | {totals.trainable:,} | {human(totals.macs)} | {spec.source} |"
+            line = (
+                f"| `{name}` | {spec.family} | {shape} | {totals.trainable:,} | "
+                f"{human(totals.macs)} | {weights} | {spec.source} |"
+            )
         else:
-            line = f"{name:<20} {spec.family:<12} {shape:<12} {totals.trainable:>13,} {human(totals.macs):>10}  {spec.source}"
+            line = (
+                f"{name:<20} {spec.family:<12} {shape:<12} {totals.trainable:>13,} "
+                f"{human(totals.macs):>10}  {weights:<40}  {spec.source}"
+            )
         print(line, flush=True)
     return 0
 

@@ -4,10 +4,12 @@
     >>> model = kcnn.models.vgg16(num_classes=10)
     >>> model = kcnn.models.get("resnet20")
     >>> kcnn.models.names(pattern="resnet*")
+    >>> model = kcnn.models.resnet50(weights="imagenet", include_preprocessing=True)
+    >>> kcnn.models.decode_predictions(model.predict(images), top=5)
 """
 
 from kcnn.models._aux import AuxiliaryOutputsModel
-from kcnn.models._registry import ModelSpec, families, get, names, spec
+from kcnn.models._registry import ModelSpec, VariantSpec, families, get, names, spec
 from kcnn.models.alexnet import alexnet
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models.googlenet import googlenet
@@ -26,15 +28,24 @@ from kcnn.models.resnet import (
     resnet101,
     resnet110,
     resnet152,
+    resnext50_32x4d,
+    resnext101_32x8d,
+    resnext101_64x4d,
     wide_resnet,
+    wide_resnet50_2,
+    wide_resnet101_2,
 )
 from kcnn.models.simple_cnn import simple_cnn
 from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
+from kcnn.weights.imagenet import decode_predictions
+from kcnn.weights.loader import preprocess
 
 __all__ = [
     "AuxiliaryOutputsModel",
     "ModelSpec",
+    "VariantSpec",
     "alexnet",
+    "decode_predictions",
     "densenet121",
     "densenet161",
     "densenet169",
@@ -48,6 +59,7 @@ __all__ = [
     "names",
     "nin",
     "preact_resnet164",
+    "preprocess",
     "resnet18",
     "resnet20",
     "resnet32",
@@ -58,6 +70,9 @@ __all__ = [
     "resnet101",
     "resnet110",
     "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
     "simple_cnn",
     "spec",
     "vgg11",
@@ -65,4 +80,6 @@ __all__ = [
     "vgg16",
     "vgg19",
     "wide_resnet",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
 ]

@@ -42,7 +42,8 @@ def check_common_args(network, *, num_classes, include_top, pooling, weights):
         num_classes: number of classes, a positive integer when `include_top`.
         include_top: whether the classifier is built.
         pooling: None, "avg" or "max"; only meaningful with `include_top=False`.
-        weights: None or a path to a `.weights.h5` file (kcnn ships no pretrained weights).
+        weights: None or a path to a `.weights.h5` file (the registry's builders serve the
+            pretrained names such as "imagenet" before they get here).
     """
     if include_top and (
         isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1
@@ -57,17 +58,13 @@ def check_common_args(network, *, num_classes, include_top, pooling, weights):
             f"`{network}`: `pooling={pooling!r}` only applies with `include_top=False` "
             "(with the top, the network's own head does the pooling)"
         )
-    if weights is not None:
-        if weights == "imagenet":
-            raise ValueError(
-                f"`{network}`: kcnn ships no pretrained weights; use `weights=None` (random "
-                "initialisation) or a path to a `.weights.h5` file. For ImageNet weights use "
-                "keras.applications; kcnn's `variant=\"keras\"` models are weight-compatible with it."
-            )
-        if not (isinstance(weights, (str, os.PathLike)) and str(weights).endswith(".weights.h5")):
-            raise ValueError(
-                f"`{network}`: `weights` must be None or a path to a `.weights.h5` file; received {weights!r}"
-            )
+    if weights is not None and not (
+        isinstance(weights, (str, os.PathLike)) and str(weights).endswith(".weights.h5")
+    ):
+        raise ValueError(
+            f"`{network}`: `weights` must be None, a pretrained set's name (see the builder's "
+            f"declarations) or a path to a `.weights.h5` file; received {weights!r}"
+        )
 
 
 def image_input(network, *, input_shape, input_tensor, default_shape, min_size, head_sizes=None):

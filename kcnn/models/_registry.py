@@ -1,11 +1,53 @@
-"""The model registry: every builder registers itself by name, `get(name)` builds it."""
+"""The model registry: every builder registers itself by name with one declaration per variant.
+
+A `VariantSpec` is the one place that says, for one network variant, its default and minimum
+input, its source, its published weight sets and (issue 15) its feature stages. The family modules
+write them next to their configuration tables; the registry, `kcnn list` / `kcnn summary`,
+`kcnn train`'s input planning and the weight loader read them from here.
+"""
 
 import dataclasses
 import difflib
 import fnmatch
 import functools
+import inspect
+import os
 
 _REGISTRY = {}
+_DEFAULT = object()
+
+
+@dataclasses.dataclass(frozen=True)
+class VariantSpec:
+    """The declaration of one network variant.
+
+    Attributes:
+        default_input: the input shape used when `input_shape=None`.
+        min_input: the smallest spatial size (height = width) the network accepts.
+        source: where this variant's layout comes from (paper, reference implementation).
+        weights: its published `kcnn.weights.sets.WeightSet`s; the first is `weights="imagenet"`.
+        stages: its feature stages (layer name, stride, channels), for feature extraction.
+        name: the value of the builder's keyword that selects it (set by `register`).
+    """
+
+    default_input: tuple
+    min_input: int
+    source: str = ""
+    weights: tuple = ()
+    stages: tuple = ()
+    name: object = None
+
+    def weight_names(self):
+        """The names `weights=` takes for this variant: "imagenet" first, then each set's name."""
+        return ("imagenet", *(w.name for w in self.weights)) if self.weights else ()
+
+    def weight_set(self, name):
+        """The `WeightSet` called `name` ("imagenet" is the first), or None if there is none."""
+        if not self.weights:
+            return None
+        if name == "imagenet":
+            return self.weights[0]
+        return next((w for w in self.weights if w.name == name), None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -17,29 +59,79 @@ class ModelSpec:
         builder: the builder function.
         family: the network family, e.g. "vgg".
         source: the paper or reference implementation the builder follows.
-        default_input: the input shape used when `input_shape=None`.
-        min_input: the smallest spatial size (height = width) the network accepts.
+        variants: {selector value: `VariantSpec`}, e.g. {"paper": ..., "cifar": ...}.
+        selector: the builder keyword that picks a variant ("variant", "batch_norm"), or None.
+        default_variant: the selector's default value (the key of the default declaration).
     """
 
     name: str
     builder: object
     family: str
     source: str
-    default_input: tuple
-    min_input: int
+    variants: dict
+    selector: str = None
+    default_variant: object = None
+
+    @property
+    def default_input(self):
+        """The default variant's default input shape."""
+        return self.variant().default_input
+
+    @property
+    def min_input(self):
+        """The default variant's smallest input size."""
+        return self.variant().min_input
+
+    def variant(self, key=_DEFAULT):
+        """The `VariantSpec` of variant `key` (default: the builder's default variant)."""
+        key = self.default_variant if key is _DEFAULT else key
+        try:
+            return self.variants[key]
+        except KeyError:
+            raise ValueError(
+                f"`{self.name}`: unknown {self.selector or 'variant'} {key!r}; "
+                f"allowed: {', '.join(map(repr, self.variants))}"
+            ) from None
+
+    def resolve(self, **builder_kwargs):
+        """The `VariantSpec` a call `builder(**builder_kwargs)` builds (e.g. `variant="cifar"`)."""
+        if self.selector is None:
+            return self.variant()
+        return self.variant(builder_kwargs.get(self.selector, self.default_variant))
+
+    def weight_sets(self):
+        """[(variant key, WeightSet)] of every published weight set of this network."""
+        return [(key, w) for key, v in self.variants.items() for w in v.weights]
 
 
-def register(family, source, default_input, min_input):
-    """Decorator that registers a builder under its function name.
+def register(family, source, variants, selector="variant"):
+    """Decorator that registers a builder under its function name with its declarations.
 
-    The builder is returned wrapped only to turn keras.applications' `classes=` spelling into a
-    clear error (kcnn says `num_classes`, like torchvision and KerasHub).
+    Args:
+        family: the network family, e.g. "resnet".
+        source: the paper or reference the builder follows (shown by `kcnn list`).
+        variants: one `VariantSpec` (a builder without variants) or {key: VariantSpec} keyed by
+            the values of the builder keyword `selector`.
+        selector: the builder keyword that picks a variant.
+
+    The builder is returned wrapped to turn keras.applications' `classes=` spelling into a clear
+    error (kcnn says `num_classes`, like torchvision and KerasHub) and to serve pretrained
+    `weights=` names and `include_preprocessing=` (see `kcnn.weights`).
     """
 
     def decorator(builder):
         name = builder.__name__
         if name in _REGISTRY:
             raise ValueError(f"a model named {name!r} is already registered")
+        if isinstance(variants, VariantSpec):
+            table, key_name, default = {None: variants}, None, None
+        else:
+            table, key_name = dict(variants), selector
+            parameter = inspect.signature(builder).parameters.get(selector)
+            default = parameter.default if parameter is not None else next(iter(table))
+            if default not in table:
+                raise ValueError(f"{name}: the default {selector}={default!r} has no declaration")
+        table = {key: dataclasses.replace(v, name=key) for key, v in table.items()}
 
         @functools.wraps(builder)
         def wrapper(*args, **kwargs):
@@ -48,12 +140,30 @@ def register(family, source, default_input, min_input):
                     f"{name}() got an unexpected keyword argument 'classes'; "
                     f"kcnn calls it `num_classes` (e.g. {name}(num_classes=10))"
                 )
+            weights = kwargs.get("weights")
+            preprocessing = kwargs.pop("include_preprocessing", False)
+            if _is_weights_name(weights) or preprocessing:
+                from kcnn.weights import loader
+
+                return loader.build(
+                    _REGISTRY[name], builder, kwargs, include_preprocessing=preprocessing
+                )
             return builder(*args, **kwargs)
 
-        _REGISTRY[name] = ModelSpec(name, wrapper, family, source, tuple(default_input), min_input)
+        _REGISTRY[name] = ModelSpec(name, wrapper, family, source, table, key_name, default)
         return wrapper
 
     return decorator
+
+
+def _is_weights_name(weights):
+    """A pretrained set's name ("imagenet", "torchvision", ...) rather than None or a file path."""
+    return (
+        isinstance(weights, str)
+        and not weights.endswith(".h5")
+        and os.sep not in weights
+        and "/" not in weights
+    )
 
 
 def names(family=None, pattern=None):
@@ -94,7 +204,7 @@ def get(name, **kwargs):
 
     Args:
         name: a registered name (see `names()`).
-        **kwargs: passed to the builder (num_classes, input_shape, variant, ...).
+        **kwargs: passed to the builder (num_classes, input_shape, variant, weights, ...).
 
     Returns:
         A `keras.Model`.

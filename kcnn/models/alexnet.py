@@ -28,17 +28,18 @@ from kcnn.models._common import (
     finish_model,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+from kcnn.weights.sets import torchvision_weights
 
 AlexNetVariant = collections.namedtuple(
     "AlexNetVariant",
-    "widths conv1_pad lrn pool fc_units dropout_after groups default_input min_input head_sizes",
+    "widths conv1_pad lrn pool fc_units dropout_after groups head_sizes",
 )
 
 # widths: conv1..conv5 filters. pool: (size, stride) of pool1, pool2, pool5. fc_units: the hidden
 # dense layers. dropout_after: the layers followed by dropout (torchvision drops the inputs of fc6
-# and fc7). min_input: the smallest input whose pool5 is at least 1x1. head_sizes: the inputs whose
-# pool5 is exactly what the Flatten head needs (6x6; 1x1 for "cifar"); None: any size works.
+# and fc7). head_sizes: the inputs whose pool5 is exactly what the Flatten head needs (6x6; 1x1 for
+# "cifar"); None: any size works.
 ALEXNET_VARIANTS = {
     "paper": AlexNetVariant(
         widths=(96, 256, 384, 384, 256),
@@ -48,8 +49,6 @@ ALEXNET_VARIANTS = {
         fc_units=(4096, 4096),
         dropout_after=("fc6", "fc7"),
         groups=2,
-        default_input=(227, 227, 3),
-        min_input=67,
         head_sizes=(227, 258),
     ),
     "torchvision": AlexNetVariant(
@@ -60,8 +59,6 @@ ALEXNET_VARIANTS = {
         fc_units=(4096, 4096),
         dropout_after=("flatten", "fc6"),
         groups=1,
-        default_input=(224, 224, 3),
-        min_input=63,
         head_sizes=None,
     ),
     "cifar": AlexNetVariant(
@@ -72,10 +69,21 @@ ALEXNET_VARIANTS = {
         fc_units=(),
         dropout_after=(),
         groups=1,
-        default_input=(32, 32, 3),
-        min_input=29,
         head_sizes=(29, 60),
     ),
+}
+
+# Declarations (kcnn.models.spec("alexnet").variant(...)); min_input: the smallest input whose
+# pool5 is at least 1x1.
+ALEXNET_DECLARATIONS = {
+    "paper": VariantSpec((227, 227, 3), 67, "Krizhevsky et al. 2012, NIPS"),
+    "torchvision": VariantSpec(
+        (224, 224, 3),
+        63,
+        "torchvision alexnet (One weird trick, arXiv:1404.5997)",
+        weights=(torchvision_weights("alexnet-owt-7be5be79.pth", 56.522, 79.066),),
+    ),
+    "cifar": VariantSpec((32, 32, 3), 29, "the project's source notes (spec 16)"),
 }
 
 # The paper's LRN setting (section 3.3): k=2, n=5 (depth_radius 2), alpha=1e-4, beta=0.75.
@@ -143,8 +151,7 @@ def alexnet_top(variant, dropout):
 @register(
     family="alexnet",
     source="Krizhevsky et al. 2012, NIPS; torchvision alexnet",
-    default_input=(227, 227, 3),
-    min_input=67,
+    variants=ALEXNET_DECLARATIONS,
 )
 def alexnet(
     *,
@@ -187,6 +194,7 @@ def alexnet(
     """
     network = "alexnet"
     row = ALEXNET_VARIANTS[check_variant(network, variant, tuple(ALEXNET_VARIANTS))]
+    declared = ALEXNET_DECLARATIONS[variant]
     groups = row.groups if groups is None else groups
     if groups not in (1, 2) or isinstance(groups, bool):
         raise ValueError(
@@ -207,8 +215,8 @@ def alexnet(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=row.default_input,
-        min_size=row.min_input,
+        default_shape=declared.default_input,
+        min_size=declared.min_input,
         head_sizes=row.head_sizes if include_top else None,
     )
     x = chain(x, alexnet_features(row, groups))

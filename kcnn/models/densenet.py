@@ -21,7 +21,8 @@ from kcnn.models._common import (
     finish_model,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+from kcnn.weights.sets import keras_weights, torchvision_weights
 
 DenseNetConfig = collections.namedtuple("DenseNetConfig", "growth_rate block_sizes init_features")
 
@@ -34,47 +35,104 @@ DENSENET_CONFIGS = {
     "densenet201": DenseNetConfig(32, (6, 12, 48, 32), 64),
 }
 
+BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
+
+# bn_epsilon, bn_momentum (Keras convention): keras.applications' unless a row says otherwise.
 DenseNetVariant = collections.namedtuple(
-    "DenseNetVariant", "stem concat_order default_input min_input"
+    "DenseNetVariant", "stem concat_order bn_epsilon bn_momentum", defaults=(BN_EPSILON, 0.99)
 )
 
 DENSENET_VARIANTS = {
-    # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; new features after the input. Smallest input 29 (spec 13;
-    # keras.applications enforces 32): 29 -> 15 -> 8 -> 4 -> 2 -> 1.
-    "imagenet": DenseNetVariant("imagenet", "append", (224, 224, 3), 29),
+    # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; new features after the input.
+    "imagenet": DenseNetVariant("imagenet", "append"),
+    # torchvision's densenet121/161/169/201: the same network with PyTorch's BatchNorm settings,
+    # eps 1e-5 and momentum 0.1 (Keras 0.9), so that its weights fine-tune as they do there.
+    "torchvision": DenseNetVariant("imagenet", "append", 1e-5, 0.9),
     # The project's source notes (spec 16): 3x3 conv of 2k channels, no BN after it, no max-pool;
-    # new features before the input. Three 2x2/2 transitions need 8x8.
-    "cifar": DenseNetVariant("cifar", "prepend", (32, 32, 3), 8),
+    # new features before the input.
+    "cifar": DenseNetVariant("cifar", "prepend"),
 }
 
-BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
+# Declarations: ImageNet 224x224, at least 29 (spec 13; keras.applications enforces 32): 29 -> 15
+# -> 8 -> 4 -> 2 -> 1; CIFAR 32x32, at least 8 (three 2x2/2 transitions). "imagenet" is the
+# keras.applications layout and takes its weights; "torchvision" takes torchvision's.
+_CIFAR_VARIANT = VariantSpec((32, 32, 3), 8, "the project's source notes (spec 16)")
 
 
-def densenet_stem(kind, filters):
+def _densenet_declarations(torchvision, keras=None):
+    """{variant: VariantSpec} of an ImageNet DenseNet: torchvision's (file, acc@1, acc@5) and
+    keras.applications' (file stem, (top, no-top) MD5s, acc@1, acc@5) where it has one."""
+    imagenet = ()
+    if keras:
+        stem, hashes, top1, top5 = keras
+        keras = keras_weights("densenet", stem, hashes, top1, top5, mode="torch", terms="densenet")
+        imagenet = (keras,)
+    return {
+        "imagenet": VariantSpec((224, 224, 3), 29, "keras.applications densenet layout", imagenet),
+        "torchvision": VariantSpec(
+            (224, 224, 3), 29, "torchvision densenet", (torchvision_weights(*torchvision),)
+        ),
+        "cifar": _CIFAR_VARIANT,
+    }
+
+
+DENSENET_DECLARATIONS = {
+    "densenet121": _densenet_declarations(
+        ("densenet121-a639ec97.pth", 74.434, 91.972),
+        (
+            "densenet121_weights_tf_dim_ordering_tf_kernels",
+            ("9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
+            75.0,
+            92.3,
+        ),
+    ),
+    "densenet161": _densenet_declarations(("densenet161-8d451a50.pth", 77.138, 93.560)),
+    "densenet169": _densenet_declarations(
+        ("densenet169-b2777c0a.pth", 75.600, 92.806),
+        (
+            "densenet169_weights_tf_dim_ordering_tf_kernels",
+            ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
+            76.2,
+            93.2,
+        ),
+    ),
+    "densenet201": _densenet_declarations(
+        ("densenet201-c1103571.pth", 76.896, 93.370),
+        (
+            "densenet201_weights_tf_dim_ordering_tf_kernels",
+            ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
+            77.3,
+            93.6,
+        ),
+    ),
+}
+DENSENET_BC_VARIANT = VariantSpec((32, 32, 3), 4, "Huang et al. 2017, section 4.2")
+
+
+def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):
     """The stem's layers: "imagenet" (keras.applications' stem) or "cifar" (a single 3x3 conv)."""
     if kind == "cifar":
         return [keras.layers.Conv2D(filters, 3, padding="same", use_bias=False, name="conv1_conv")]
     return [
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
         keras.layers.Conv2D(filters, 7, strides=2, use_bias=False, name="conv1_conv"),
-        BatchNormalization(epsilon=BN_EPSILON, name="conv1_bn"),
+        BatchNormalization(epsilon=bn_epsilon, momentum=bn_momentum, name="conv1_bn"),
         keras.layers.Activation("relu", name="conv1_relu"),
         keras.layers.ZeroPadding2D(1, name="pool1_pad"),
         keras.layers.MaxPooling2D(3, strides=2, name="pool1"),
     ]
 
 
-def dense_stages(block_sizes, growth_rate, *, compression, **block_options):
+def dense_stages(
+    block_sizes, growth_rate, *, compression, bn_epsilon=BN_EPSILON, bn_momentum=0.99, **block_options
+):
     """Dense blocks `conv2`, `conv3`, ... with transitions `pool2`, `pool3`, ... between them."""
+    bn = {"bn_epsilon": bn_epsilon, "bn_momentum": bn_momentum}
     layers = []
     for i, size in enumerate(block_sizes):
         if i:
-            layers.append(TransitionBlock(compression, bn_epsilon=BN_EPSILON, name=f"pool{i + 1}"))
-        layers.append(
-            DenseBlock(
-                size, growth_rate, bn_epsilon=BN_EPSILON, name=f"conv{i + 2}", **block_options
-            )
-        )
+            layers.append(TransitionBlock(compression, name=f"pool{i + 1}", **bn))
+        layers.append(DenseBlock(size, growth_rate, name=f"conv{i + 2}", **bn, **block_options))
     return layers
 
 
@@ -82,6 +140,7 @@ def _densenet(
     network,
     config,
     variant,
+    declared,
     *,
     num_classes=1000,
     input_shape=None,
@@ -97,7 +156,8 @@ def _densenet(
 ):
     """Build a DenseNet from a `DenseNetConfig` row and a `DenseNetVariant` row.
 
-    The arguments after `variant` are those of every public DenseNet builder:
+    `declared` is the variant's `VariantSpec` (default and minimum input). The arguments after it
+    are those of every public DenseNet builder:
 
     Args:
         num_classes: classes of the classifier (default 1000).
@@ -122,10 +182,18 @@ def _densenet(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=variant.default_input,
-        min_size=variant.min_input,
+        default_shape=declared.default_input,
+        min_size=declared.min_input,
     )
-    x = chain(x, densenet_stem(variant.stem, config.init_features))
+    x = chain(
+        x,
+        densenet_stem(
+            variant.stem,
+            config.init_features,
+            bn_epsilon=variant.bn_epsilon,
+            bn_momentum=variant.bn_momentum,
+        ),
+    )
     x = chain(
         x,
         dense_stages(
@@ -135,12 +203,16 @@ def _densenet(
             bn_size=bn_size,
             dropout_rate=dropout_rate,
             concat_order=variant.concat_order,
+            bn_epsilon=variant.bn_epsilon,
+            bn_momentum=variant.bn_momentum,
         ),
     )
     x = chain(
         x,
         [
-            BatchNormalization(epsilon=BN_EPSILON, name="bn"),
+            BatchNormalization(
+                epsilon=variant.bn_epsilon, momentum=variant.bn_momentum, name="bn"
+            ),
             keras.layers.Activation("relu", name="relu"),
         ],
     )
@@ -156,14 +228,15 @@ def _densenet(
 
 
 def _table_densenet(network, variant, kwargs):
-    variant = DENSENET_VARIANTS[check_variant(network, variant, tuple(DENSENET_VARIANTS))]
-    return _densenet(network, DENSENET_CONFIGS[network], variant, **kwargs)
+    row = DENSENET_VARIANTS[check_variant(network, variant, tuple(DENSENET_VARIANTS))]
+    declared = DENSENET_DECLARATIONS[network][variant]
+    return _densenet(network, DENSENET_CONFIGS[network], row, declared, **kwargs)
 
 
 _SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvision densenet"
 
 
-@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet121"])
 def densenet121(*, variant="imagenet", **kwargs):
     """DenseNet-121 (k=32, blocks 6, 12, 24, 16), Huang et al. 2017.
 
@@ -171,13 +244,15 @@ def densenet121(*, variant="imagenet", **kwargs):
     whose weights it takes by name). `variant="cifar"` with 10 classes: T 6,956,298.
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet121", variant, kwargs)
 
 
-@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet161"])
 def densenet161(*, variant="imagenet", **kwargs):
     """DenseNet-161 (k=48, 96 stem filters, blocks 6, 12, 36, 24), torchvision's densenet161.
 
@@ -185,33 +260,39 @@ def densenet161(*, variant="imagenet", **kwargs):
     DenseNet-161.
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet161", variant, kwargs)
 
 
-@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet169"])
 def densenet169(*, variant="imagenet", **kwargs):
     """DenseNet-169 (k=32, blocks 6, 12, 32, 32), Huang et al. 2017.
 
     ImageNet, 1000 classes: T 14,149,480, Keras total 14,307,880 (keras.applications DenseNet169).
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet169", variant, kwargs)
 
 
-@register(family="densenet", source=_SOURCE, default_input=(224, 224, 3), min_input=29)
+@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet201"])
 def densenet201(*, variant="imagenet", **kwargs):
     """DenseNet-201 (k=32, blocks 6, 12, 48, 32), Huang et al. 2017.
 
     ImageNet, 1000 classes: T 20,013,928, Keras total 20,242,984 (keras.applications DenseNet201).
 
     Args:
-        variant: "imagenet" or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order, input).
+        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
+            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
+            input, BN settings).
         **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
     """
     return _table_densenet("densenet201", variant, kwargs)
@@ -220,8 +301,7 @@ def densenet201(*, variant="imagenet", **kwargs):
 @register(
     family="densenet",
     source="Huang et al. 2017, arXiv:1608.06993, section 4.2; liuzhuang13/DenseNet",
-    default_input=(32, 32, 3),
-    min_input=4,
+    variants=DENSENET_BC_VARIANT,
 )
 def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
     """DenseNet-BC for CIFAR (Huang et al. 2017, section 4.2 and Table 2).
@@ -248,5 +328,5 @@ def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
             f"`{network}`: `growth_rate` must be a positive integer; received {growth_rate!r}"
         )
     config = DenseNetConfig(growth_rate, ((depth - 4) // 6,) * 3, 2 * growth_rate)
-    variant = DenseNetVariant("cifar", "append", (32, 32, 3), 4)
-    return _densenet(network, config, variant, num_classes=num_classes, **kwargs)
+    row = DenseNetVariant("cifar", "append")
+    return _densenet(network, config, row, DENSENET_BC_VARIANT, num_classes=num_classes, **kwargs)

@@ -35,7 +35,8 @@ from kcnn.models._common import (
     classifier_head,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+from kcnn.weights.sets import torchvision_weights
 
 # Paper Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); "pool3"/"pool4" are
 # the 3x3/2 max-pools between the stages. Auxiliary heads tap the outputs of 4a and 4d.
@@ -54,6 +55,7 @@ GOOGLENET_MODULES = (
 )
 AUX_TAPS = {"inception4a": "aux1", "inception4d": "aux2"}
 
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class GoogLeNetVariant:
     """What tells the three GoogLeNets apart (a row of `GOOGLENET_VARIANTS`)."""
@@ -69,18 +71,15 @@ class GoogLeNetVariant:
     bn_epsilon: float = 1e-3
     bn_momentum: float = 0.99
     aux_adaptive_pool: bool = False  # the side heads' 4x4 adaptive average pool (torchvision)
-    default_input: tuple = (224, 224, 3)
-    min_input: int = 1
 
 
 GOOGLENET_VARIANTS = {
     # BVLC Caffe GoogLeNet: conv biases, LRN after pool1 and conv2 (local_size 5, alpha 1e-4, k 1,
     # i.e. TF depth_radius 2, alpha 2e-5, bias 1), real 5x5, no BN, ceil-mode pools, dropout 0.4.
-    # Smallest input 31 (pool4 3x3/2 needs a 2x2 grid): 31 -> 16 -> 8 -> 4 -> 2 -> 1.
-    "paper": GoogLeNetVariant(lrn=True, dropout=0.4, min_input=31),
+    "paper": GoogLeNetVariant(lrn=True, dropout=0.4),
     # torchvision googlenet: BasicConv2d (conv without bias, BN eps 1e-3, torch momentum 0.1 = Keras
     # 0.9, ReLU), 3x3 in the "5x5" branch, no LRN, ceil-mode pools, maxpool4 2x2/2, dropout 0.2,
-    # adaptive 4x4 pool in the aux heads. Smallest input 15 (torchvision's min_size).
+    # adaptive 4x4 pool in the aux heads.
     "torchvision": GoogLeNetVariant(
         batch_norm=True,
         conv_bias=False,
@@ -89,11 +88,10 @@ GOOGLENET_VARIANTS = {
         dropout=0.2,
         bn_momentum=0.9,
         aux_adaptive_pool=True,
-        min_input=15,
     ),
     # The project's notes (spec 16): 3x3 stem conv of 192 with bias, conv bias + BN (PyTorch's eps
     # 1e-5, momentum 0.1) everywhere, two 3x3 convs in the "5x5" branch, no stem pools, 3x3/2 pad-1
-    # pools, no dropout. Any input size works (every downsampling rounds up).
+    # pools, no dropout.
     "cifar": GoogLeNetVariant(
         stem="cifar",
         batch_norm=True,
@@ -102,8 +100,20 @@ GOOGLENET_VARIANTS = {
         pool4="pad1",
         bn_epsilon=1e-5,
         bn_momentum=0.9,
-        default_input=(32, 32, 3),
     ),
+}
+
+# Declarations: paper 224x224, at least 31 (pool4 3x3/2 needs a 2x2 grid: 31 -> 16 -> 8 -> 4 -> 2
+# -> 1); torchvision at least 15 (its min_size); CIFAR 32x32, any size (all downsampling rounds up).
+GOOGLENET_DECLARATIONS = {
+    "paper": VariantSpec((224, 224, 3), 31, "Szegedy et al. 2014; BVLC bvlc_googlenet"),
+    "torchvision": VariantSpec(
+        (224, 224, 3),
+        15,
+        "torchvision googlenet",
+        weights=(torchvision_weights("googlenet-1378be20.pth", 69.778, 89.530, mode="tf"),),
+    ),
+    "cifar": VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)"),
 }
 
 
@@ -187,8 +197,7 @@ def _check_aux_grid(network, tap, x, adaptive):
 @register(
     family="googlenet",
     source="Szegedy et al. 2014, arXiv:1409.4842; BVLC bvlc_googlenet; torchvision googlenet",
-    default_input=(224, 224, 3),
-    min_input=31,
+    variants=GOOGLENET_DECLARATIONS,
 )
 def googlenet(
     *,
@@ -246,8 +255,8 @@ def googlenet(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=v.default_input,
-        min_size=v.min_input,
+        default_shape=GOOGLENET_DECLARATIONS[variant].default_input,
+        min_size=GOOGLENET_DECLARATIONS[variant].min_input,
     )
     x = chain(x, googlenet_stem(v))
     aux = []

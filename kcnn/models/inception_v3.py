@@ -34,7 +34,8 @@ from kcnn.models._common import (
     classifier_head,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+from kcnn.weights.sets import keras_weights, torchvision_weights
 
 # (name, block class, block arguments); torchvision's Mixed_5b..Mixed_7c in the same order.
 INCEPTION_V3_MODULES = (
@@ -66,6 +67,38 @@ INCEPTION_V3_VARIANTS = {
     # pools that count the zero padding (count_include_pad), dropout 0.5 before the classifier.
     "torchvision": InceptionV3Variant(
         bn_scale=True, bn_epsilon=1e-3, bn_momentum=0.9, count_include_pad=True, dropout=0.5
+    ),
+}
+
+# Declarations: 299x299x3, at least 75x75 (keras.applications' enforced minimum, also the
+# architectural one); the aux head needs 299 (`AUX_MIN_INPUT`, checked by the builder).
+INCEPTION_V3_DECLARATIONS = {
+    "keras": VariantSpec(
+        (299, 299, 3),
+        75,
+        "keras.applications InceptionV3",
+        weights=(
+            keras_weights(
+                "inception_v3",
+                "inception_v3_weights_tf_dim_ordering_tf_kernels",
+                ("9a0d58056eeedaa3f26cb7ebd46da564", "bcbd6486424b2319ff4ef7d526e38f63"),
+                77.9,
+                93.7,
+                mode="tf",
+                terms="inception_v3",
+                crop=299,
+            ),
+        ),
+    ),
+    "torchvision": VariantSpec(
+        (299, 299, 3),
+        75,
+        "torchvision inception_v3 (ported from TensorFlow)",
+        weights=(
+            torchvision_weights(
+                "inception_v3_google-0cc3c7bd.pth", 77.294, 93.450, crop=299, resize=342, mode="tf"
+            ),
+        ),
     ),
 }
 
@@ -107,8 +140,7 @@ def modules(v, rows=INCEPTION_V3_MODULES):
 @register(
     family="inception",
     source="Szegedy et al. 2015, arXiv:1512.00567; keras.applications and torchvision inception_v3",
-    default_input=(299, 299, 3),
-    min_input=75,
+    variants=INCEPTION_V3_DECLARATIONS,
 )
 def inception_v3(
     *,
@@ -167,8 +199,8 @@ def inception_v3(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=(299, 299, 3),
-        min_size=AUX_MIN_INPUT if aux_logits else 75,
+        default_shape=INCEPTION_V3_DECLARATIONS[variant].default_input,
+        min_size=AUX_MIN_INPUT if aux_logits else INCEPTION_V3_DECLARATIONS[variant].min_input,
     )
     x = chain(x, stem(v))
     aux = []

@@ -29,19 +29,22 @@ from kcnn.models._common import (
     finish_model,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
 
-LeNetVariant = collections.namedtuple(
-    "LeNetVariant", "activation pooling c1_padding default_input min_input"
-)
+LeNetVariant = collections.namedtuple("LeNetVariant", "activation pooling c1_padding")
 
 LENET_VARIANTS = {
-    # Smallest inputs: the feature extractor ends at s4 (16: 12 -> 6 -> 2 -> 1; 12 for d2l's padded
-    # C1). With the top, the 400-feature Flatten (or the original's 5x5 C5) needs exactly the
-    # default size.
-    "modern": LeNetVariant("relu", "max", "valid", (32, 32, 1), 16),
-    "original": LeNetVariant(scaled_tanh, "subsampling", "valid", (32, 32, 1), 16),
-    "d2l": LeNetVariant("sigmoid", "avg", "same", (28, 28, 1), 12),
+    "modern": LeNetVariant("relu", "max", "valid"),
+    "original": LeNetVariant(scaled_tanh, "subsampling", "valid"),
+    "d2l": LeNetVariant("sigmoid", "avg", "same"),
+}
+# Declarations. Smallest inputs: the feature extractor ends at s4 (16: 12 -> 6 -> 2 -> 1; 12 for
+# d2l's padded C1). With the top, the 400-feature Flatten (or the original's 5x5 C5) needs exactly
+# the default size.
+LENET_DECLARATIONS = {
+    "modern": VariantSpec((32, 32, 1), 16, "LeNet-5 with ReLU and max-pooling"),
+    "original": VariantSpec((32, 32, 1), 16, "LeCun et al. 1998, section II-B"),
+    "d2l": VariantSpec((28, 28, 1), 12, "d2l lenet"),
 }
 
 
@@ -91,8 +94,7 @@ def original_head(num_classes, classifier_activation):
 @register(
     family="lenet",
     source="LeCun et al. 1998, Proc. IEEE 86(11), section II-B",
-    default_input=(32, 32, 1),
-    min_input=16,
+    variants=LENET_DECLARATIONS,
 )
 def lenet5(
     *,
@@ -137,13 +139,14 @@ def lenet5(
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )
-    side = row.default_input[0]
+    declared = LENET_DECLARATIONS[variant]
+    side = declared.default_input[0]
     image, x = image_input(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=row.default_input,
-        min_size=row.min_input,
+        default_shape=declared.default_input,
+        min_size=declared.min_input,
         head_sizes=(side, side) if include_top else None,
     )
     x = chain(x, lenet_features(row))

@@ -18,7 +18,9 @@ from kcnn.models._common import (
     finish_model,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+
+NIN_VARIANT = VariantSpec((224, 224, 3), 67, "d2l nin")  # the declaration
 
 # (filters, kernel, stride, padding) of each block's first convolution; None = num_classes.
 # d2l's paddings 0, 2, 1, 1 are 'valid' and, for the stride-1 5x5 and 3x3 kernels, 'same'.
@@ -49,8 +51,7 @@ def nin_block(index, filters, kernel, stride, padding):
 @register(
     family="nin",
     source="Lin et al. 2013, arXiv:1312.4400; d2l nin",
-    default_input=(224, 224, 3),
-    min_input=67,
+    variants=NIN_VARIANT,
 )
 def nin(
     *,
@@ -95,8 +96,8 @@ def nin(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=(224, 224, 3),
-        min_size=67,
+        default_shape=NIN_VARIANT.default_input,
+        min_size=NIN_VARIANT.min_input,
     )
     features = []
     for index, (filters, kernel, stride, padding) in enumerate(NIN_BLOCKS[:-1], start=1):

@@ -24,20 +24,95 @@ from kcnn.models._common import (
     finish_model,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+from kcnn.weights.sets import keras_weights, torchvision_weights
 
-ResNetStages = collections.namedtuple("ResNetStages", "block repeats variants")
+ResNetStages = collections.namedtuple("ResNetStages", "block repeats")
 
 # The paper's Table 1: block type and blocks per stage (conv2_x ... conv5_x), as torchvision's
-# `_resnet(BasicBlock, [2, 2, 2, 2])`, and the variants each depth has. keras.applications has
-# no ResNet-18/34, so those have no "keras" variant.
+# `_resnet(BasicBlock, [2, 2, 2, 2])`.
 RESNET_STAGES = {
-    "resnet18": ResNetStages("basic", (2, 2, 2, 2), ("torchvision", "cifar")),
-    "resnet34": ResNetStages("basic", (3, 4, 6, 3), ("torchvision", "cifar")),
-    "resnet50": ResNetStages("bottleneck", (3, 4, 6, 3), ("torchvision", "keras", "cifar")),
-    "resnet101": ResNetStages("bottleneck", (3, 4, 23, 3), ("torchvision", "keras", "cifar")),
-    "resnet152": ResNetStages("bottleneck", (3, 8, 36, 3), ("torchvision", "keras", "cifar")),
+    "resnet18": ResNetStages("basic", (2, 2, 2, 2)),
+    "resnet34": ResNetStages("basic", (3, 4, 6, 3)),
+    "resnet50": ResNetStages("bottleneck", (3, 4, 6, 3)),
+    "resnet101": ResNetStages("bottleneck", (3, 4, 23, 3)),
+    "resnet152": ResNetStages("bottleneck", (3, 8, 36, 3)),
 }
+
+# Declarations: the variants each depth has and their weights (kcnn.models.spec("resnet50")
+# .variant("keras")). Every size from 1x1 up works (all downsampling rounds up). keras.applications
+# has no ResNet-18/34, so those have no "keras" variant. torchvision's V1 weights (He et al.'s
+# recipe) are `weights="imagenet"`; its V2 (a 2021 recipe, +4.7 points) is "torchvision_v2".
+_CIFAR_VARIANT = VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)")
+
+
+def _torchvision_resnet(v1, v2=None):
+    """torchvision's V1 file (acc@1, acc@5) and, for ResNet-50/101/152, its V2 file."""
+    weights = [torchvision_weights(*v1)]
+    if v2:
+        weights.append(
+            torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe")
+        )
+    source = "torchvision resnet (v1.5: stride on the 3x3)"
+    return VariantSpec((224, 224, 3), 1, source, tuple(weights))
+
+
+def _keras_resnet(depth, hashes, top1, top5):
+    """keras.applications' ResNet{depth}: its file stem, (top, no-top) MD5s, published accuracy."""
+    stem = f"resnet{depth}_weights_tf_dim_ordering_tf_kernels"
+    weights = keras_weights("resnet", stem, hashes, top1, top5, mode="caffe", terms="resnet")
+    return VariantSpec((224, 224, 3), 1, f"keras.applications ResNet{depth} (Caffe v1)", (weights,))
+
+
+RESNET_DECLARATIONS = {
+    "resnet18": {
+        "torchvision": _torchvision_resnet(("resnet18-f37072fd.pth", 69.758, 89.078)),
+        "cifar": _CIFAR_VARIANT,
+    },
+    "resnet34": {
+        "torchvision": _torchvision_resnet(("resnet34-b627a593.pth", 73.314, 91.420)),
+        "cifar": _CIFAR_VARIANT,
+    },
+    "resnet50": {
+        "torchvision": _torchvision_resnet(
+            ("resnet50-0676ba61.pth", 76.130, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)
+        ),
+        "keras": _keras_resnet(
+            50,
+            ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+            74.9,
+            92.1,
+        ),
+        "cifar": _CIFAR_VARIANT,
+    },
+    "resnet101": {
+        "torchvision": _torchvision_resnet(
+            ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.780)
+        ),
+        "keras": _keras_resnet(
+            101,
+            ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+            76.4,
+            92.8,
+        ),
+        "cifar": _CIFAR_VARIANT,
+    },
+    "resnet152": {
+        "torchvision": _torchvision_resnet(
+            ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)
+        ),
+        "keras": _keras_resnet(
+            152,
+            ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
+            76.6,
+            93.1,
+        ),
+        "cifar": _CIFAR_VARIANT,
+    },
+}
+CIFAR_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2015, section 4.2")
+PREACT_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2016, KaimingHe/resnet-1k-layers")
+WIDE_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "Zagoruyko & Komodakis 2016")
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # block filters per stage (a bottleneck outputs 4x)
 
 # CIFAR ResNets (section 4.2): depth 6n + 2 with n basic blocks per stage on 16, 32, 64 filters.
@@ -65,7 +140,6 @@ class ResNetLayout:
     kernel_initializer: str = "he_normal"
     zero_init_residual: bool = False  # True: each block starts as its shortcut (see `_resnet`)
     dropout_rate: float = 0.0
-    default_input: tuple = (224, 224, 3)
     num_classes: int = 1000
 
 
@@ -85,7 +159,7 @@ RESNET_VARIANTS = {
         "kernel_initializer": "glorot_uniform",
     },
     # The project's source notes (spec 16): a 3x3/1 stem conv, no max-pool, 32x32 input, 10 classes.
-    "cifar": {"stem": "cifar", "default_input": (32, 32, 3), "num_classes": 10},
+    "cifar": {"stem": "cifar", "num_classes": 10},
 }
 
 CIFAR_SHORTCUTS = {"zero_pad": "zero_pad", "projection": "auto"}  # option A / option B
@@ -145,6 +219,7 @@ def resnet_stages(layout):
 def _resnet(
     network,
     layout,
+    declared,
     *,
     num_classes=None,
     input_shape=None,
@@ -158,7 +233,8 @@ def _resnet(
 ):
     """Build a ResNet from a `ResNetLayout`.
 
-    The arguments after `layout` are those of every public ResNet builder:
+    `declared` is the variant's `VariantSpec` (default and minimum input). The arguments after
+    it are those of every public ResNet builder:
 
     Args:
         num_classes: classes of the classifier (default: 1000 for the ImageNet layouts, 10 for the
@@ -196,8 +272,8 @@ def _resnet(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=layout.default_input,
-        min_size=1,
+        default_shape=declared.default_input,
+        min_size=declared.min_input,
     )
     x = chain(x, resnet_stem(layout))
     x = chain(x, resnet_stages(layout))
@@ -223,15 +299,15 @@ def _resnet(
 
 
 def _imagenet_resnet(network, variant, kwargs):
-    stages = RESNET_STAGES[network]
-    if variant == "keras" and "keras" not in stages.variants:
+    stages, declared = RESNET_STAGES[network], RESNET_DECLARATIONS[network]
+    if variant == "keras" and "keras" not in declared:
         raise ValueError(
             f"`{network}`: keras.applications has no {network}, so there is no variant 'keras'; "
-            f"allowed: {', '.join(map(repr, stages.variants))}"
+            f"allowed: {', '.join(map(repr, declared))}"
         )
-    check_variant(network, variant, stages.variants)
+    check_variant(network, variant, tuple(declared))
     layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **RESNET_VARIANTS[variant])
-    return _resnet(network, layout, **kwargs)
+    return _resnet(network, layout, declared[variant], **kwargs)
 
 
 def _cifar_resnet(network, shortcut, kwargs):
@@ -244,17 +320,44 @@ def _cifar_resnet(network, shortcut, kwargs):
         stem="cifar",
         stem_filters=16,
         shortcut=CIFAR_SHORTCUTS[shortcut],
-        default_input=(32, 32, 3),
         num_classes=10,
     )
-    return _resnet(network, layout, **kwargs)
+    return _resnet(network, layout, CIFAR_RESNET_VARIANT, **kwargs)
+
+
+# ResNeXt and Wide ResNet-50/101: torchvision's layout only; its V1 and V2 weight sets.
+WIDER_DECLARATIONS = {
+    "resnext50_32x4d": _torchvision_resnet(
+        ("resnext50_32x4d-7cdf4587.pth", 77.618, 93.698),
+        ("resnext50_32x4d-1a0047aa.pth", 81.198, 95.340),
+    ),
+    "resnext101_32x8d": _torchvision_resnet(
+        ("resnext101_32x8d-8ba56ff5.pth", 79.312, 94.526),
+        ("resnext101_32x8d-110c445d.pth", 82.834, 96.228),
+    ),
+    # torchvision has one set, trained with its 2021 recipe (resize 232)
+    "resnext101_64x4d": VariantSpec(
+        (224, 224, 3),
+        1,
+        "torchvision resnet (v1.5: stride on the 3x3)",
+        (torchvision_weights("resnext101_64x4d-173b62eb.pth", 83.246, 96.454, resize=232),),
+    ),
+    "wide_resnet50_2": _torchvision_resnet(
+        ("wide_resnet50_2-95faca4d.pth", 78.468, 94.086),
+        ("wide_resnet50_2-9ba9bcbe.pth", 81.602, 95.758),
+    ),
+    "wide_resnet101_2": _torchvision_resnet(
+        ("wide_resnet101_2-32ee1156.pth", 78.848, 94.284),
+        ("wide_resnet101_2-d733dc28.pth", 82.510, 96.020),
+    ),
+}
 
 
 def _wider_resnet(network, depth, kwargs, **block):
     """ResNeXt and Wide ResNet-50/101: ResNet-50/101's torchvision layout with other bottlenecks."""
     stages = RESNET_STAGES[depth]
     layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **block)
-    return _resnet(network, layout, **kwargs)
+    return _resnet(network, layout, WIDER_DECLARATIONS[network], **kwargs)
 
 
 _SOURCE = "He et al. 2015, arXiv:1512.03385; torchvision and keras.applications resnet"
@@ -263,7 +366,7 @@ _WIDE_SOURCE = "Zagoruyko & Komodakis 2016, arXiv:1605.07146; torchvision wide_r
 _CIFAR_SOURCE = "He et al. 2015, arXiv:1512.03385, section 4.2; akamaster/pytorch_resnet_cifar10"
 
 
-@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet18"])
 def resnet18(*, variant="torchvision", **kwargs):
     """ResNet-18 (basic blocks 2, 2, 2, 2), He et al. 2015 Table 1.
 
@@ -278,7 +381,7 @@ def resnet18(*, variant="torchvision", **kwargs):
     return _imagenet_resnet("resnet18", variant, kwargs)
 
 
-@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet34"])
 def resnet34(*, variant="torchvision", **kwargs):
     """ResNet-34 (basic blocks 3, 4, 6, 3), He et al. 2015 Table 1.
 
@@ -292,7 +395,7 @@ def resnet34(*, variant="torchvision", **kwargs):
     return _imagenet_resnet("resnet34", variant, kwargs)
 
 
-@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet50"])
 def resnet50(*, variant="torchvision", **kwargs):
     """ResNet-50 (bottleneck blocks 3, 4, 6, 3), He et al. 2015 Table 1.
 
@@ -307,7 +410,7 @@ def resnet50(*, variant="torchvision", **kwargs):
     return _imagenet_resnet("resnet50", variant, kwargs)
 
 
-@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet101"])
 def resnet101(*, variant="torchvision", **kwargs):
     """ResNet-101 (bottleneck blocks 3, 4, 23, 3), He et al. 2015 Table 1.
 
@@ -322,7 +425,7 @@ def resnet101(*, variant="torchvision", **kwargs):
     return _imagenet_resnet("resnet101", variant, kwargs)
 
 
-@register(family="resnet", source=_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet152"])
 def resnet152(*, variant="torchvision", **kwargs):
     """ResNet-152 (bottleneck blocks 3, 8, 36, 3), He et al. 2015 Table 1.
 
@@ -337,7 +440,7 @@ def resnet152(*, variant="torchvision", **kwargs):
     return _imagenet_resnet("resnet152", variant, kwargs)
 
 
-@register(family="resnet", source=_RESNEXT_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext50_32x4d"])
 def resnext50_32x4d(**kwargs):
     """ResNeXt-50 32x4d: ResNet-50 whose 3x3 convolutions have 32 groups of 4 channels (x stage).
 
@@ -345,7 +448,7 @@ def resnext50_32x4d(**kwargs):
     return _wider_resnet("resnext50_32x4d", "resnet50", kwargs, groups=32, width_per_group=4)
 
 
-@register(family="resnet", source=_RESNEXT_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_32x8d"])
 def resnext101_32x8d(**kwargs):
     """ResNeXt-101 32x8d: ResNet-101 with 32 groups of 8 channels in its 3x3 convolutions.
 
@@ -353,7 +456,7 @@ def resnext101_32x8d(**kwargs):
     return _wider_resnet("resnext101_32x8d", "resnet101", kwargs, groups=32, width_per_group=8)
 
 
-@register(family="resnet", source=_RESNEXT_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_64x4d"])
 def resnext101_64x4d(**kwargs):
     """ResNeXt-101 64x4d: ResNet-101 with 64 groups of 4 channels in its 3x3 convolutions.
 
@@ -361,7 +464,7 @@ def resnext101_64x4d(**kwargs):
     return _wider_resnet("resnext101_64x4d", "resnet101", kwargs, groups=64, width_per_group=4)
 
 
-@register(family="resnet", source=_WIDE_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet50_2"])
 def wide_resnet50_2(**kwargs):
     """Wide ResNet-50-2: ResNet-50 with twice as wide 1x1-3x3 bottleneck convolutions.
 
@@ -369,7 +472,7 @@ def wide_resnet50_2(**kwargs):
     return _wider_resnet("wide_resnet50_2", "resnet50", kwargs, width_per_group=128)
 
 
-@register(family="resnet", source=_WIDE_SOURCE, default_input=(224, 224, 3), min_input=1)
+@register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet101_2"])
 def wide_resnet101_2(**kwargs):
     """Wide ResNet-101-2: ResNet-101 with twice as wide 1x1-3x3 bottleneck convolutions.
 
@@ -377,7 +480,7 @@ def wide_resnet101_2(**kwargs):
     return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
 def resnet20(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
 
@@ -388,7 +491,7 @@ def resnet20(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet20", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
 def resnet32(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
 
@@ -399,7 +502,7 @@ def resnet32(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet32", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
 def resnet44(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
 
@@ -410,7 +513,7 @@ def resnet44(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet44", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
 def resnet56(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
 
@@ -421,7 +524,7 @@ def resnet56(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet56", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, default_input=(32, 32, 3), min_input=1)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
 def resnet110(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
 
@@ -435,8 +538,7 @@ def resnet110(*, shortcut="zero_pad", **kwargs):
 @register(
     family="resnet",
     source="He et al. 2016, arXiv:1603.05027; KaimingHe/resnet-1k-layers",
-    default_input=(32, 32, 3),
-    min_input=1,
+    variants=PREACT_VARIANT,
 )
 def preact_resnet164(**kwargs):
     """Pre-activation ResNet-164 for CIFAR, He et al. 2016 ("Identity Mappings in Deep Residual Networks").
@@ -457,17 +559,15 @@ def preact_resnet164(**kwargs):
         stem="cifar",
         stem_filters=16,
         preactivation=True,
-        default_input=(32, 32, 3),
         num_classes=10,
     )
-    return _resnet("preact_resnet164", layout, **kwargs)
+    return _resnet("preact_resnet164", layout, PREACT_VARIANT, **kwargs)
 
 
 @register(
     family="wide_resnet",
     source="Zagoruyko & Komodakis 2016, arXiv:1605.07146; szagoruyko/wide-residual-networks",
-    default_input=(32, 32, 3),
-    min_input=1,
+    variants=WIDE_RESNET_VARIANT,
 )
 def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
     """Wide ResNet WRN-depth-width for CIFAR, Zagoruyko & Komodakis 2016.
@@ -504,8 +604,7 @@ def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
         stem_filters=16,
         preactivation=True,
         dropout_rate=dropout_rate,
-        default_input=(32, 32, 3),
         num_classes=10,
     )
     kwargs.setdefault("name", f"wide_resnet_{depth}_{width}")
-    return _resnet(network, layout, **kwargs)
+    return _resnet(network, layout, WIDE_RESNET_VARIANT, **kwargs)

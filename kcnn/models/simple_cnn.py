@@ -8,14 +8,15 @@ almost all of them (1,843,264) in the first dense layer.
 import keras
 
 from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+
+SIMPLE_CNN_VARIANT = VariantSpec((128, 128, 3), 10, "the tutorial CNN")  # the declaration
 
 
 @register(
     family="simple_cnn",
     source="Tutorial Sequential CNN (spec section 10)",
-    default_input=(128, 128, 3),
-    min_input=10,
+    variants=SIMPLE_CNN_VARIANT,
 )
 def simple_cnn(
     *,
@@ -54,8 +55,8 @@ def simple_cnn(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=(128, 128, 3),
-        min_size=10,
+        default_shape=SIMPLE_CNN_VARIANT.default_input,
+        min_size=SIMPLE_CNN_VARIANT.min_input,
         head_sizes=(128, 128) if include_top else None,
     )
     x = chain(

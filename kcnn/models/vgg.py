@@ -22,7 +22,8 @@ from kcnn.models._common import (
     finish_model,
     image_input,
 )
-from kcnn.models._registry import register
+from kcnn.models._registry import VariantSpec, register
+from kcnn.weights.sets import keras_weights, torchvision_weights
 
 FILTERS = (64, 128, 256, 512, 512)
 
@@ -32,6 +33,56 @@ VGG_CONFIGS = {
     "vgg13": (2, 2, 2, 2, 2),  # B
     "vgg16": (2, 2, 3, 3, 3),  # D
     "vgg19": (2, 2, 4, 4, 4),  # E
+}
+
+# Declarations, keyed by `batch_norm` (kcnn.models.spec("vgg16").variant(True) is vgg16_bn's):
+# 224x224x3 input, at least 32x32 (five 2x2 pools). keras.applications' VGG16/19 are the authors'
+# Caffe weights (Oxford), so they are `weights="imagenet"` where they exist.
+
+
+def _torchvision_vgg(file, top1, top5):
+    """A variant whose only weights are torchvision's `file` (acc@1, acc@5)."""
+    weights = (torchvision_weights(file, top1, top5),)
+    return VariantSpec((224, 224, 3), 32, "torchvision vgg", weights)
+
+
+def _keras_vgg(depth, hashes, top1, top5, torchvision):
+    """keras.applications' VGG{depth} (the authors' weights, "imagenet") and torchvision's."""
+    stem = f"vgg{depth}_weights_tf_dim_ordering_tf_kernels"
+    keras = keras_weights(f"vgg{depth}", stem, hashes, top1, top5, mode="caffe", terms="vgg")
+    source = f"Simonyan & Zisserman; keras.applications VGG{depth}"
+    return VariantSpec((224, 224, 3), 32, source, (keras, torchvision_weights(*torchvision)))
+
+
+VGG_DECLARATIONS = {
+    "vgg11": {
+        False: _torchvision_vgg("vgg11-8a719046.pth", 69.020, 88.628),
+        True: _torchvision_vgg("vgg11_bn-6002323d.pth", 70.370, 89.810),
+    },
+    "vgg13": {
+        False: _torchvision_vgg("vgg13-19584684.pth", 69.928, 89.246),
+        True: _torchvision_vgg("vgg13_bn-abd245e5.pth", 71.586, 90.374),
+    },
+    "vgg16": {
+        False: _keras_vgg(
+            16,
+            ("64373286793e3c8b2b4e3219cbf3544b", "6d6bbae143d832006294945121d1f1fc"),
+            71.3,
+            90.1,
+            ("vgg16-397923af.pth", 71.592, 90.382),
+        ),
+        True: _torchvision_vgg("vgg16_bn-6c64b313.pth", 73.360, 91.516),
+    },
+    "vgg19": {
+        False: _keras_vgg(
+            19,
+            ("cbe5617147190e668d6c5d5026f83318", "253f8cb515780f3b799900260a226db6"),
+            71.3,
+            90.0,
+            ("vgg19-dcbb9e9d.pth", 72.376, 90.876),
+        ),
+        True: _torchvision_vgg("vgg19_bn-c79401a0.pth", 74.218, 91.842),
+    },
 }
 
 
@@ -94,8 +145,8 @@ def _vgg(
         network,
         input_shape=input_shape,
         input_tensor=input_tensor,
-        default_shape=(224, 224, 3),
-        min_size=32,
+        default_shape=VGG_DECLARATIONS[network][bool(batch_norm)].default_input,
+        min_size=VGG_DECLARATIONS[network][bool(batch_norm)].min_input,
     )
     if include_top and None in tuple(image.shape[1:3]):
         raise ValueError(
@@ -134,7 +185,7 @@ _SOURCE = (
 )
 
 
-@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+@register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg11"], selector="batch_norm")
 def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-11 (configuration A), Simonyan & Zisserman 2014.
 
@@ -149,7 +200,7 @@ def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
     return _vgg("vgg11", batch_norm=batch_norm, dropout=dropout, **kwargs)
 
 
-@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+@register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg13"], selector="batch_norm")
 def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-13 (configuration B), Simonyan & Zisserman 2014.
 
@@ -164,7 +215,7 @@ def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
     return _vgg("vgg13", batch_norm=batch_norm, dropout=dropout, **kwargs)
 
 
-@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+@register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg16"], selector="batch_norm")
 def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-16 (configuration D), Simonyan & Zisserman 2014.
 
@@ -180,7 +231,7 @@ def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
     return _vgg("vgg16", batch_norm=batch_norm, dropout=dropout, **kwargs)
 
 
-@register(family="vgg", source=_SOURCE, default_input=(224, 224, 3), min_input=32)
+@register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg19"], selector="batch_norm")
 def vgg19(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-19 (configuration E), Simonyan & Zisserman 2014.
 

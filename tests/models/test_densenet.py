@@ -156,7 +156,7 @@ def test_smallest_inputs():
             "`growth_rate` must be a positive integer",
         ),
         (lambda: kcnn.models.densenet_bc(compression=0), "`compression` must be a number in"),
-        (lambda: kcnn.models.densenet201(weights="imagenet"), "ships no pretrained weights"),
+        (lambda: kcnn.models.densenet201(weights="imagenet.bin"), "no weights 'imagenet.bin'; available"),
     ],
 )
 def test_bad_arguments(call, message):

@@ -1,5 +1,7 @@
 """The registry and the arguments every builder shares (kcnn.models._registry, _common)."""
 
+import re
+
 import keras
 import numpy as np
 import pytest
@@ -33,7 +35,7 @@ def test_duplicate_registration_raises():
         return None
 
     with pytest.raises(ValueError, match="already registered"):
-        _registry.register(family="vgg", source="-", default_input=(1, 1, 1), min_input=1)(vgg16)
+        _registry.register(family="vgg", source="-", variants=_registry.VariantSpec((1, 1, 1), 1))(vgg16)
 
 
 def test_classes_alias_is_pointed_to_num_classes():
@@ -68,7 +70,6 @@ def test_every_spec_matches_its_builders_default_input():
         (dict(num_classes=0, include_top=True, pooling=None, weights=None), "`num_classes` must be a positive"),
         (dict(num_classes=10, include_top=True, pooling="avg", weights=None), "only applies with `include_top=False`"),
         (dict(num_classes=10, include_top=False, pooling="mean", weights=None), "`pooling` must be None, 'avg' or 'max'"),
-        (dict(num_classes=10, include_top=True, pooling=None, weights="imagenet"), "ships no pretrained weights"),
         (dict(num_classes=10, include_top=True, pooling=None, weights="w.h5"), "`.weights.h5` file"),
     ],
 )
@@ -121,3 +122,55 @@ def test_weights_path_loads_into_a_fresh_model(tmp_path):
     np.testing.assert_array_equal(
         trained.predict(batch, verbose=0), _tiny(weights=path).predict(batch, verbose=0)
     )
+
+
+# ---- the per-variant declarations ---------------------------------------------------------------
+
+
+def test_each_variant_declares_its_own_sizes():
+    googlenet = kcnn.models.spec("googlenet")
+    assert googlenet.resolve(variant="cifar").default_input == (32, 32, 3)
+    assert googlenet.resolve(variant="cifar").min_input == 1
+    assert googlenet.resolve().min_input == googlenet.variant("paper").min_input == 31
+    assert googlenet.variant("torchvision").min_input == 15
+    assert kcnn.models.spec("lenet5").resolve(variant="d2l").default_input == (28, 28, 1)
+    assert kcnn.models.spec("vgg16").resolve(batch_norm=True).weights[0].file_name == (
+        "vgg16_bn-6c64b313.pth"
+    )
+    with pytest.raises(ValueError, match=r"`alexnet`: unknown variant 'tf'; allowed: 'paper'"):
+        kcnn.models.spec("alexnet").variant("tf")
+
+
+def test_declared_default_input_is_what_the_builder_builds():
+    for name, kwargs in [("googlenet", {"variant": "cifar"}), ("alexnet", {"variant": "torchvision"})]:
+        model = kcnn.models.get(name, **kwargs)
+        assert tuple(model.input_shape[1:]) == kcnn.models.spec(name).resolve(**kwargs).default_input
+    with pytest.raises(ValueError, match="at least 31x31"):
+        kcnn.models.googlenet(input_shape=(30, 30, 3), include_top=False)
+    kcnn.models.googlenet(variant="torchvision", input_shape=(15, 15, 3), include_top=False)
+
+
+def test_every_weight_set_is_complete_and_fits_its_variant():
+    count = 0
+    for name in kcnn.models.names():
+        spec = kcnn.models.spec(name)
+        for key, weight_set in spec.weight_sets():
+            count += 1
+            declared = spec.variant(key)
+            assert weight_set.preprocessing.crop == declared.default_input[0], (name, key)
+            assert 50 < weight_set.top1 < weight_set.top5 < 100, name
+            assert weight_set.terms and weight_set.num_classes == 1000
+            if weight_set.source == "torchvision":
+                assert weight_set.url.startswith("https://download.pytorch.org/models/")
+                assert re.fullmatch(r"[0-9a-f]{8}", weight_set.file_hash)
+                assert weight_set.file_name.endswith(f"-{weight_set.file_hash}.pth")
+            else:
+                assert weight_set.url.startswith(
+                    "https://storage.googleapis.com/tensorflow/keras-applications/"
+                )
+                assert weight_set.notop_url == weight_set.url.replace(".h5", "_notop.h5")
+                assert re.fullmatch(r"[0-9a-f]{32}", weight_set.file_hash)
+                assert re.fullmatch(r"[0-9a-f]{32}", weight_set.notop_hash)
+    # torchvision: alexnet, vgg x 8, googlenet, inception_v3, resnet x 5 (+3 V2), densenet x 4;
+    # keras.applications: vgg16/19, resnet50/101/152, densenet121/169/201, inception_v3
+    assert count == 23 + 9

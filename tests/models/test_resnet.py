@@ -360,7 +360,7 @@ def test_any_input_size_from_1x1():
             {"include_top": True, "pooling": "avg"},
             "only applies with `include_top=False`",
         ),
-        ("resnet20", {"weights": "imagenet"}, "ships no pretrained weights"),
+        ("resnet20", {"weights": "imagenet"}, "has no published pretrained weights"),
         (
             "resnet20",
             {"zero_init_residual": 1},

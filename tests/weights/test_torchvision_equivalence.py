@@ -1,0 +1,299 @@
+"""kcnn's torchvision-layout networks are torchvision's networks: converted weights, equal logits.
+
+For every network and variant that torchvision publishes ImageNet weights for, torchvision's own
+model is built with random weights and random BatchNorm statistics, its state dict is written to a
+`.pth` file exactly as torchvision publishes them (`torch.save(model.state_dict(), path)`), and
+kcnn's real reading and conversion code loads that file into the kcnn model. The two must give the
+same logits (NCHW against NHWC) to 1e-4 of the logit scale. Any difference in padding, pooling
+rounding, BN epsilon, flatten order or concatenation order shows up as a failure here.
+
+`pytest -s -m "" tests/weights/test_torchvision_equivalence.py` prints one `EQUIVALENCE` row per
+case: network, variant, input, max |logit difference|, and that difference over max |logit|.
+"""
+
+import dataclasses
+import sys
+
+import _torchvision  # tests/ is on pytest's pythonpath
+import keras
+import numpy as np
+import pytest
+import torch
+
+import kcnn.models
+from kcnn.weights.torchvision import load_torchvision_state_dict, read_pth
+
+RELATIVE_TOLERANCE = 1e-4
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One torchvision network against the kcnn builder call that reproduces it."""
+
+    network: str  # kcnn builder, also the `network` given to the loader
+    torchvision: str  # torchvision builder
+    kcnn_options: dict
+    size: int  # square input: small where the network allows, odd to exercise the rounding
+    torchvision_options: dict = dataclasses.field(default_factory=dict)
+    slow: bool = False
+
+    @property
+    def id(self):
+        options = ",".join(f"{k}={v}" for k, v in self.kcnn_options.items())
+        return f"{self.network}[{options}]@{self.size}"
+
+
+TV = {"variant": "torchvision"}
+# GoogLeNet and Inception v3: the published state dicts include the side heads (aux1/aux2,
+# AuxLogits), so the reference keeps them; kcnn models without side heads must ignore them.
+# init_weights=False: torch's default initialisation (the published weights replace it anyway).
+GOOGLENET_TV = {"aux_logits": True, "init_weights": False}
+CASES = [
+    Case("resnet18", "resnet18", {}, 65),
+    Case("resnet34", "resnet34", {}, 65, slow=True),
+    Case("resnet50", "resnet50", {}, 65),
+    Case("resnet101", "resnet101", {}, 65, slow=True),
+    Case("resnet152", "resnet152", {}, 65, slow=True),
+    *[
+        Case(net, net, {}, 65, slow=True)
+        for net in ("resnext50_32x4d", "resnext101_32x8d", "resnext101_64x4d")
+        + ("wide_resnet50_2", "wide_resnet101_2")
+    ],
+    Case("densenet121", "densenet121", TV, 67),
+    Case("densenet161", "densenet161", TV, 67, slow=True),
+    Case("densenet169", "densenet169", TV, 67, slow=True),
+    Case("densenet201", "densenet201", TV, 67, slow=True),
+    # AlexNet's adaptive 6x6 pool: from a 2x2 pool5 at 99x99 (overlapping bins) and at 224x224.
+    Case("alexnet", "alexnet", TV, 99),
+    Case("alexnet", "alexnet", TV, 224, slow=True),
+    Case("googlenet", "googlenet", TV, 67, GOOGLENET_TV),
+    Case("inception_v3", "inception_v3", TV, 107, GOOGLENET_TV, slow=True),
+    # VGG's Flatten head needs 224x224 (torchvision's adaptive 7x7 pool is then the identity).
+    *[
+        Case(vgg, vgg + ("_bn" if bn else ""), {"batch_norm": True} if bn else {}, 224, slow=True)
+        for vgg in ("vgg11", "vgg13", "vgg16", "vgg19")
+        for bn in (False, True)
+    ],
+]
+
+
+def _images(size, count=2, seed=0):
+    return np.random.default_rng(seed).standard_normal((count, size, size, 3)).astype("float32")
+
+
+def _report(case_id, got, expected):
+    difference = float(np.max(np.abs(got - expected)))
+    scale = float(np.max(np.abs(expected)))
+    print(f"EQUIVALENCE {case_id} max_abs={difference:.3g} relative={difference / scale:.3g}")
+    sys.stdout.flush()
+    return difference, scale
+
+
+def _assert_close(case_id, got, expected):
+    assert got.shape == expected.shape
+    difference, scale = _report(case_id, got, expected)
+    assert scale > 0
+    assert difference <= RELATIVE_TOLERANCE * scale, (case_id, difference, scale)
+
+
+def _published_file(net, tmp_path):
+    """The state dict written as torchvision publishes its weights."""
+    path = tmp_path / "weights.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+@pytest.mark.parametrize(
+    "case",
+    [pytest.param(c, id=c.id, marks=[pytest.mark.slow] if c.slow else []) for c in CASES],
+)
+def test_converted_torchvision_weights_give_torchvision_logits(case, tmp_path):
+    reference = _torchvision.random_reference(case.torchvision, **case.torchvision_options)
+    model = getattr(kcnn.models, case.network)(
+        input_shape=(case.size, case.size, 3), classifier_activation=None, **case.kcnn_options
+    )
+    unassigned = load_torchvision_state_dict(
+        model, read_pth(_published_file(reference, tmp_path)), network=case.torchvision
+    )
+    assert unassigned == []
+    images = _images(case.size)
+    expected = _torchvision.torchvision_outputs(reference, images)
+    got = keras.ops.convert_to_numpy(model(images, training=False))
+    _assert_close(case.id, got, expected)
+
+
+def _side_head_outputs(reference, taps, images):
+    """torchvision's side heads in eval mode, fed from forward hooks on the modules they tap."""
+    features = {}
+    for module, head in taps.items():
+        getattr(reference, module).register_forward_hook(
+            lambda _m, _i, out, head=head: features.__setitem__(head, out)
+        )
+    main = _torchvision.torchvision_outputs(reference, images)
+    with torch.no_grad():
+        return [main] + [getattr(reference, head)(features[head]).numpy() for head in taps.values()]
+
+
+@pytest.mark.parametrize(
+    "network, taps, size",
+    [
+        pytest.param("googlenet", {"inception4a": "aux1", "inception4d": "aux2"}, 67, id="googlenet"),
+        pytest.param(
+            "inception_v3", {"Mixed_6e": "AuxLogits"}, 299, id="inception_v3", marks=pytest.mark.slow
+        ),
+    ],
+)
+def test_side_heads_load_into_aux_logits_models(network, taps, size, tmp_path):
+    reference = _torchvision.random_reference(network, **GOOGLENET_TV)
+    model = getattr(kcnn.models, network)(
+        variant="torchvision",
+        aux_logits=True,
+        input_shape=(size, size, 3),
+        classifier_activation=None,
+    )
+    assert load_torchvision_state_dict(
+        model, read_pth(_published_file(reference, tmp_path)), network=network
+    ) == []
+    images = _images(size)
+    expected = _side_head_outputs(reference, taps, images)
+    # Inference-mode outputs of every head: the Functional graph of [main, aux...].
+    all_heads = keras.Model(model.input, model.outputs)
+    got = [keras.ops.convert_to_numpy(y) for y in all_heads(images, training=False)]
+    assert len(got) == len(expected)
+    for name, g, e in zip(["main", *taps.values()], got, expected):
+        _assert_close(f"{network}[aux_logits=True]@{size}:{name}", g, e)
+
+
+def test_googlenet_transform_input_is_preprocessing(tmp_path):
+    """torchvision's pretrained GoogLeNet (and Inception v3) set `transform_input=True`: on inputs
+    normalised with the ImageNet mean and std, the network first maps them to (x - 0.5) / 0.5 of
+    the 0-1 image. The same weights in kcnn (which has no such step) therefore take RGB 0-1 images
+    scaled to [-1, 1]: that belongs to the weights' preprocessing."""
+    reference = _torchvision.random_reference("googlenet", transform_input=True, **GOOGLENET_TV)
+    model = kcnn.models.googlenet(
+        variant="torchvision", input_shape=(67, 67, 3), classifier_activation=None
+    )
+    load_torchvision_state_dict(
+        model, read_pth(_published_file(reference, tmp_path)), network="googlenet"
+    )
+    rgb01 = np.random.default_rng(1).uniform(size=(2, 67, 67, 3)).astype("float32")
+    mean = np.array([0.485, 0.456, 0.406], "float32")
+    std = np.array([0.229, 0.224, 0.225], "float32")
+    expected = _torchvision.torchvision_outputs(reference, (rgb01 - mean) / std)
+    got = keras.ops.convert_to_numpy(model((rgb01 - 0.5) / 0.5, training=False))
+    _assert_close("googlenet[transform_input]@67", got, expected)
+
+
+def test_densenet_torchvision_variant_carries_torchvision_batchnorm():
+    model = kcnn.models.densenet121(variant="torchvision", input_shape=(32, 32, 3))
+    norms = [
+        layer
+        for layer in model._flatten_layers(include_self=False, recursive=True)
+        if isinstance(layer, keras.layers.BatchNormalization)
+    ]
+    assert len(norms) == 1 + 2 * 58 + 3 + 1  # stem, two per dense layer, transitions, final
+    assert {(n.epsilon, n.momentum) for n in norms} == {(1e-5, 0.9)}
+    keras_applications = kcnn.models.densenet121(input_shape=(32, 32, 3))
+    assert {
+        (n.epsilon, n.momentum)
+        for n in keras_applications._flatten_layers(include_self=False, recursive=True)
+        if isinstance(n, keras.layers.BatchNormalization)
+    } == {(1.001e-5, 0.99)}
+
+
+# --- fine-tuning and the errors: small ResNet-18s --------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def resnet18_state():
+    """A random torchvision ResNet-18 and its state dict as NumPy arrays (through a .pth file)."""
+    import tempfile
+    from pathlib import Path
+
+    reference = _torchvision.random_reference("resnet18")
+    with tempfile.TemporaryDirectory() as directory:
+        state = read_pth(_published_file(reference, Path(directory)))
+    return reference, state
+
+
+def test_skip_head_loads_the_backbone_and_reports_the_head(resnet18_state):
+    reference, state = resnet18_state
+    model = kcnn.models.resnet18(num_classes=10, input_shape=(33, 33, 3))
+    head = [w.path for w in model.weights if w.path.startswith("predictions/")]
+    fresh = [keras.ops.convert_to_numpy(w) for w in model.weights if w.path in head]
+    unassigned = load_torchvision_state_dict(model, state, network="resnet18", skip_head=True)
+    assert unassigned == sorted(head) == ["predictions/bias", "predictions/kernel"]
+    for w, before in zip([w for w in model.weights if w.path in head], fresh):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(w), before)
+    # The backbone is torchvision's: the pooled features equal torchvision's before its `fc`.
+    features = keras.Model(model.input, model.get_layer("avg_pool").output)
+    images = _images(33)
+    fc, reference.fc = reference.fc, torch.nn.Identity()
+    try:
+        expected = _torchvision.torchvision_outputs(reference, images)
+    finally:
+        reference.fc = fc
+    _assert_close("resnet18[features]@33", keras.ops.convert_to_numpy(features(images)), expected)
+
+
+def test_skip_head_without_top(resnet18_state):
+    _, state = resnet18_state
+    model = kcnn.models.resnet18(include_top=False, input_shape=(33, 33, 3))
+    assert load_torchvision_state_dict(model, state, network="resnet18", skip_head=True) == []
+    with pytest.raises(ValueError, match=r"'fc\.weight' maps to kcnn weight 'predictions/kernel'"):
+        load_torchvision_state_dict(model, state, network="resnet18")
+
+
+def test_another_number_of_classes_without_skip_head_names_the_parameter(resnet18_state):
+    _, state = resnet18_state
+    model = kcnn.models.resnet18(num_classes=10, input_shape=(33, 33, 3))
+    with pytest.raises(ValueError, match=r"'fc\.weight' has shape \(1000, 512\)"):
+        load_torchvision_state_dict(model, state, network="resnet18")
+
+
+def test_an_unknown_parameter_is_named(resnet18_state):
+    _, state = resnet18_state
+    model = kcnn.models.resnet18(input_shape=(33, 33, 3))
+    extra = {**state, "layer5.0.conv1.weight": np.zeros((1, 1, 1, 1), "float32")}
+    with pytest.raises(ValueError, match=r"'layer5\.0\.conv1\.weight' maps to kcnn weight"):
+        load_torchvision_state_dict(model, extra, network="resnet18")
+    stray = {**state, "fc.scale": np.zeros(1, "float32")}
+    with pytest.raises(ValueError, match=r"'fc\.scale' has no counterpart"):
+        load_torchvision_state_dict(model, stray, network="resnet18")
+
+
+def test_a_missing_parameter_is_named_and_nothing_is_assigned(resnet18_state):
+    _, state = resnet18_state
+    model = kcnn.models.resnet18(input_shape=(33, 33, 3))
+    before = [keras.ops.convert_to_numpy(w) for w in model.weights]
+    partial = {k: v for k, v in state.items() if k != "layer3.1.bn2.running_var"}
+    with pytest.raises(ValueError, match=r"conv4_block2/2_bn/moving_variance"):
+        load_torchvision_state_dict(model, partial, network="resnet18")
+    for w, b in zip(model.weights, before):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(w), b)
+
+
+def test_another_layout_is_refused(resnet18_state):
+    _, state = resnet18_state
+    wrong_depth = kcnn.models.resnet34(input_shape=(33, 33, 3))
+    with pytest.raises(ValueError, match="no torchvision parameter"):
+        load_torchvision_state_dict(wrong_depth, state, network="resnet34")
+    with pytest.raises(ValueError, match=r"No torchvision weight mapping for network 'lenet5'"):
+        load_torchvision_state_dict(wrong_depth, state, network="lenet5")
+
+
+def test_read_pth_reports_a_bad_file_by_name(tmp_path):
+    bad = tmp_path / "broken.pth"
+    bad.write_bytes(b"not a torch file")
+    with pytest.raises(ValueError, match="broken.pth"):
+        read_pth(bad)
+    not_a_state_dict = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], not_a_state_dict)
+    with pytest.raises(ValueError, match=r"list\.pth.*holds a list"):
+        read_pth(not_a_state_dict)
+
+
+def test_read_pth_without_torch_says_what_to_install(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # `import torch` raises ImportError
+    with pytest.raises(ImportError, match=r'pip install "kcnn\[torch\]"'):
+        read_pth(tmp_path / "weights.pth")
