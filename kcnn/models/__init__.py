@@ -12,6 +12,7 @@ from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models._registry import ModelSpec, VariantSpec, families, get, names, spec
 from kcnn.models.alexnet import alexnet
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
+from kcnn.models.features import Stage, features
 from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
 from kcnn.models.lenet import lenet5
@@ -43,6 +44,7 @@ from kcnn.weights.loader import preprocess
 __all__ = [
     "AuxiliaryOutputsModel",
     "ModelSpec",
+    "Stage",
     "VariantSpec",
     "alexnet",
     "decode_predictions",
@@ -52,6 +54,7 @@ __all__ = [
     "densenet201",
     "densenet_bc",
     "families",
+    "features",
     "get",
     "googlenet",
     "inception_v3",

@@ -22,6 +22,7 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 DenseNetConfig = collections.namedtuple("DenseNetConfig", "growth_rate block_sizes init_features")
@@ -107,6 +108,37 @@ DENSENET_DECLARATIONS = {
     ),
 }
 DENSENET_BC_VARIANT = VariantSpec((32, 32, 3), 4, "Huang et al. 2017, section 4.2")
+
+
+def densenet_stages(config, stride):
+    """Feature stages (layer, stride, channels): dense blocks `conv2`.. (each transition halves
+    the channels), the last one through `relu`; the first at `stride`, doubling."""
+    channels, stages = config.init_features, []
+    for b, layers in enumerate(config.block_sizes):
+        channels += layers * config.growth_rate
+        stages.append((f"conv{b + 2}", stride * 2**b, channels))
+        channels //= 2
+    stages[-1] = ("relu", *stages[-1][1:])
+    return stages
+
+
+def _with_densenet_stages(network, table):
+    config = DENSENET_CONFIGS[network]
+    cifar = config._replace(init_features=2 * config.growth_rate)  # the CIFAR stem: 2k channels
+    stem = [("conv1_relu", 2, config.init_features)]
+    return {
+        key: with_stages(
+            v, densenet_stages(cifar, 1) if key == "cifar" else stem + densenet_stages(config, 4)
+        )
+        for key, v in table.items()
+    }
+
+
+DENSENET_DECLARATIONS = {net: _with_densenet_stages(net, t) for net, t in DENSENET_DECLARATIONS.items()}
+# DenseNet-BC-100, k=12, the default; another depth or growth rate sizes its stages differently.
+DENSENET_BC_VARIANT = with_stages(
+    DENSENET_BC_VARIANT, densenet_stages(DenseNetConfig(12, (16, 16, 16), 24), 1)
+)
 
 
 def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):

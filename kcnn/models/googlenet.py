@@ -36,6 +36,7 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import torchvision_weights
 
 # Paper Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); "pool3"/"pool4" are
@@ -114,6 +115,20 @@ GOOGLENET_DECLARATIONS = {
         weights=(torchvision_weights("googlenet-1378be20.pth", 69.778, 89.530, mode="tf"),),
     ),
     "cifar": VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)"),
+}
+# Feature stages (layer, stride, channels): the stem's last unit, then inception3b, 4e and 5b.
+_MODULE_STAGES = [("inception3b", 8, 480), ("inception4e", 16, 832), ("inception5b", 32, 1024)]
+GOOGLENET_DECLARATIONS = {
+    "paper": with_stages(
+        GOOGLENET_DECLARATIONS["paper"], [("conv1", 2, 64), ("norm2", 4, 192), *_MODULE_STAGES]
+    ),
+    "torchvision": with_stages(
+        GOOGLENET_DECLARATIONS["torchvision"],
+        [("conv1_relu", 2, 64), ("conv2_relu", 4, 192), *_MODULE_STAGES],
+    ),
+    "cifar": with_stages(  # no stem downsampling: strides 1, 2, 4
+        GOOGLENET_DECLARATIONS["cifar"], [(n, s // 8, c) for n, s, c in _MODULE_STAGES]
+    ),
 }
 
 

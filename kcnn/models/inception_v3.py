@@ -35,6 +35,7 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 # (name, block class, block arguments); torchvision's Mixed_5b..Mixed_7c in the same order.
@@ -100,6 +101,17 @@ INCEPTION_V3_DECLARATIONS = {
             ),
         ),
     ),
+}
+# Feature stages (layer, stride, channels): the stem's two grids, then mixed2, mixed7, mixed10.
+_STAGES = [
+    ("conv_2b_3x3_relu", 2, 64),
+    ("conv_4a_3x3_relu", 4, 192),
+    ("mixed2", 8, 288),
+    ("mixed7", 16, 768),
+    ("mixed10", 32, 2048),
+]
+INCEPTION_V3_DECLARATIONS = {
+    key: with_stages(v, _STAGES) for key, v in INCEPTION_V3_DECLARATIONS.items()
 }
 
 

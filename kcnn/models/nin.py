@@ -19,8 +19,12 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 
-NIN_VARIANT = VariantSpec((224, 224, 3), 67, "d2l nin")  # the declaration
+NIN_VARIANT = with_stages(  # the declaration; stages: (layer, stride, channels)
+    VariantSpec((224, 224, 3), 67, "d2l nin"),
+    [("nin1_cccp2", 4, 96), ("nin2_cccp2", 8, 256), ("nin3_cccp2", 16, 384), ("pool3", 32, 384)],
+)
 
 # (filters, kernel, stride, padding) of each block's first convolution; None = num_classes.
 # d2l's paddings 0, 2, 1, 1 are 'valid' and, for the stride-1 5x5 and 3x3 kernels, 'same'.

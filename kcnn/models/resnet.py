@@ -25,6 +25,7 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 ResNetStages = collections.namedtuple("ResNetStages", "block repeats")
@@ -113,11 +114,34 @@ RESNET_DECLARATIONS = {
 CIFAR_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2015, section 4.2")
 PREACT_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2016, KaimingHe/resnet-1k-layers")
 WIDE_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "Zagoruyko & Komodakis 2016")
+
+
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # block filters per stage (a bottleneck outputs 4x)
 
 # CIFAR ResNets (section 4.2): depth 6n + 2 with n basic blocks per stage on 16, 32, 64 filters.
 CIFAR_RESNET_DEPTHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
 CIFAR_WIDTHS = (16, 32, 64)
+
+
+def _stage_outputs(repeats, channels, stride):
+    """Feature stages (layer, stride, channels): each stage's last block, the stride doubling."""
+    return [
+        (f"conv{s + 2}_block{r}", stride * 2**s, c) for s, (r, c) in enumerate(zip(repeats, channels))
+    ]
+
+
+def _imagenet_stages(network, variant):
+    stages = RESNET_STAGES[network]
+    widths = [w * (4 if stages.block == "bottleneck" else 1) for w in IMAGENET_WIDTHS]
+    if variant == "cifar":  # no stem downsampling
+        return _stage_outputs(stages.repeats, widths, 1)
+    return [("conv1_relu", 2, 64), *_stage_outputs(stages.repeats, widths, 4)]
+
+
+RESNET_DECLARATIONS = {
+    net: {key: with_stages(v, _imagenet_stages(net, key)) for key, v in table.items()}
+    for net, table in RESNET_DECLARATIONS.items()
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -353,6 +377,26 @@ WIDER_DECLARATIONS = {
 }
 
 
+WIDER_DEPTHS = {"resnext50_32x4d": "resnet50", "wide_resnet50_2": "resnet50"}
+WIDER_DEPTHS |= {"resnext101_32x8d": "resnet101", "resnext101_64x4d": "resnet101"}
+WIDER_DEPTHS |= {"wide_resnet101_2": "resnet101"}
+WIDER_DECLARATIONS = {
+    net: with_stages(v, _imagenet_stages(WIDER_DEPTHS[net], "torchvision"))
+    for net, v in WIDER_DECLARATIONS.items()
+}
+CIFAR_RESNET_DECLARATIONS = {
+    net: with_stages(CIFAR_RESNET_VARIANT, _stage_outputs((n,) * 3, CIFAR_WIDTHS, 1))
+    for net, n in CIFAR_RESNET_DEPTHS.items()
+}
+PREACT_VARIANT = with_stages(
+    PREACT_VARIANT, [("conv2_block18", 1, 64), ("conv3_block18", 2, 128), ("post_relu", 4, 256)]
+)
+# WRN-28-10, the default; another depth or width names and sizes its stages differently.
+WIDE_RESNET_VARIANT = with_stages(
+    WIDE_RESNET_VARIANT, [("conv2_block4", 1, 160), ("conv3_block4", 2, 320), ("post_relu", 4, 640)]
+)
+
+
 def _wider_resnet(network, depth, kwargs, **block):
     """ResNeXt and Wide ResNet-50/101: ResNet-50/101's torchvision layout with other bottlenecks."""
     stages = RESNET_STAGES[depth]
@@ -480,7 +524,9 @@ def wide_resnet101_2(**kwargs):
     return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet20"]
+)
 def resnet20(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
 
@@ -491,7 +537,9 @@ def resnet20(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet20", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet32"]
+)
 def resnet32(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
 
@@ -502,7 +550,9 @@ def resnet32(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet32", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet44"]
+)
 def resnet44(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
 
@@ -513,7 +563,9 @@ def resnet44(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet44", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet56"]
+)
 def resnet56(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
 
@@ -524,7 +576,9 @@ def resnet56(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet56", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet110"]
+)
 def resnet110(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
 

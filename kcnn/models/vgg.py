@@ -23,6 +23,7 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 FILTERS = (64, 128, 256, 512, 512)
@@ -183,6 +184,14 @@ def _vgg(
 _SOURCE = (
     "Simonyan & Zisserman 2014, arXiv:1409.1556; keras.applications VGG16/VGG19; torchvision vgg"
 )
+
+
+# Feature stages (layer, stride, channels): the five block pools, in every depth, with or without BN.
+_STAGES = [(f"block{b}_pool", 2**b, c) for b, c in enumerate(FILTERS, start=1)]
+VGG_DECLARATIONS = {
+    net: {bn: with_stages(v, _STAGES) for bn, v in table.items()}
+    for net, table in VGG_DECLARATIONS.items()
+}
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg11"], selector="batch_norm")
