@@ -19,6 +19,7 @@ from kcnn.models._common import (
     check_variant,
     classifier_head,
     finish_model,
+    forwards_to,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
@@ -269,6 +270,7 @@ _SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvisi
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet121"])
+@forwards_to(_densenet)
 def densenet121(*, variant="imagenet", **kwargs):
     """DenseNet-121 (k=32, blocks 6, 12, 24, 16), Huang et al. 2017.
 
@@ -285,6 +287,7 @@ def densenet121(*, variant="imagenet", **kwargs):
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet161"])
+@forwards_to(_densenet)
 def densenet161(*, variant="imagenet", **kwargs):
     """DenseNet-161 (k=48, 96 stem filters, blocks 6, 12, 36, 24), torchvision's densenet161.
 
@@ -301,6 +304,7 @@ def densenet161(*, variant="imagenet", **kwargs):
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet169"])
+@forwards_to(_densenet)
 def densenet169(*, variant="imagenet", **kwargs):
     """DenseNet-169 (k=32, blocks 6, 12, 32, 32), Huang et al. 2017.
 
@@ -316,6 +320,7 @@ def densenet169(*, variant="imagenet", **kwargs):
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet201"])
+@forwards_to(_densenet)
 def densenet201(*, variant="imagenet", **kwargs):
     """DenseNet-201 (k=32, blocks 6, 12, 48, 32), Huang et al. 2017.
 
@@ -335,6 +340,7 @@ def densenet201(*, variant="imagenet", **kwargs):
     source="Huang et al. 2017, arXiv:1608.06993, section 4.2; liuzhuang13/DenseNet",
     variants=DENSENET_BC_VARIANT,
 )
+@forwards_to(_densenet)
 def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
     """DenseNet-BC for CIFAR (Huang et al. 2017, section 4.2 and Table 2).
 

@@ -22,6 +22,7 @@ from kcnn.models._common import (
     check_variant,
     classifier_head,
     finish_model,
+    forwards_to,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
@@ -411,6 +412,7 @@ _CIFAR_SOURCE = "He et al. 2015, arXiv:1512.03385, section 4.2; akamaster/pytorc
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet18"])
+@forwards_to(_resnet)
 def resnet18(*, variant="torchvision", **kwargs):
     """ResNet-18 (basic blocks 2, 2, 2, 2), He et al. 2015 Table 1.
 
@@ -426,6 +428,7 @@ def resnet18(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet34"])
+@forwards_to(_resnet)
 def resnet34(*, variant="torchvision", **kwargs):
     """ResNet-34 (basic blocks 3, 4, 6, 3), He et al. 2015 Table 1.
 
@@ -440,6 +443,7 @@ def resnet34(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet50"])
+@forwards_to(_resnet)
 def resnet50(*, variant="torchvision", **kwargs):
     """ResNet-50 (bottleneck blocks 3, 4, 6, 3), He et al. 2015 Table 1.
 
@@ -455,6 +459,7 @@ def resnet50(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet101"])
+@forwards_to(_resnet)
 def resnet101(*, variant="torchvision", **kwargs):
     """ResNet-101 (bottleneck blocks 3, 4, 23, 3), He et al. 2015 Table 1.
 
@@ -470,6 +475,7 @@ def resnet101(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet152"])
+@forwards_to(_resnet)
 def resnet152(*, variant="torchvision", **kwargs):
     """ResNet-152 (bottleneck blocks 3, 8, 36, 3), He et al. 2015 Table 1.
 
@@ -485,48 +491,54 @@ def resnet152(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext50_32x4d"])
+@forwards_to(_resnet)
 def resnext50_32x4d(**kwargs):
     """ResNeXt-50 32x4d: ResNet-50 whose 3x3 convolutions have 32 groups of 4 channels (x stage).
 
-    torchvision layout, 1000 classes: T 25,028,904. **kwargs: as documented in `_resnet`."""
+    torchvision layout, 1000 classes: T 25,028,904."""
     return _wider_resnet("resnext50_32x4d", "resnet50", kwargs, groups=32, width_per_group=4)
 
 
 @register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_32x8d"])
+@forwards_to(_resnet)
 def resnext101_32x8d(**kwargs):
     """ResNeXt-101 32x8d: ResNet-101 with 32 groups of 8 channels in its 3x3 convolutions.
 
-    torchvision layout, 1000 classes: T 88,791,336. **kwargs: as documented in `_resnet`."""
+    torchvision layout, 1000 classes: T 88,791,336."""
     return _wider_resnet("resnext101_32x8d", "resnet101", kwargs, groups=32, width_per_group=8)
 
 
 @register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_64x4d"])
+@forwards_to(_resnet)
 def resnext101_64x4d(**kwargs):
     """ResNeXt-101 64x4d: ResNet-101 with 64 groups of 4 channels in its 3x3 convolutions.
 
-    torchvision layout, 1000 classes: T 83,455,272. **kwargs: as documented in `_resnet`."""
+    torchvision layout, 1000 classes: T 83,455,272."""
     return _wider_resnet("resnext101_64x4d", "resnet101", kwargs, groups=64, width_per_group=4)
 
 
 @register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet50_2"])
+@forwards_to(_resnet)
 def wide_resnet50_2(**kwargs):
     """Wide ResNet-50-2: ResNet-50 with twice as wide 1x1-3x3 bottleneck convolutions.
 
-    torchvision layout, 1000 classes: T 68,883,240. **kwargs: as documented in `_resnet`."""
+    torchvision layout, 1000 classes: T 68,883,240."""
     return _wider_resnet("wide_resnet50_2", "resnet50", kwargs, width_per_group=128)
 
 
 @register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet101_2"])
+@forwards_to(_resnet)
 def wide_resnet101_2(**kwargs):
     """Wide ResNet-101-2: ResNet-101 with twice as wide 1x1-3x3 bottleneck convolutions.
 
-    torchvision layout, 1000 classes: T 126,886,696. **kwargs: as documented in `_resnet`."""
+    torchvision layout, 1000 classes: T 126,886,696."""
     return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
 
 
 @register(
     family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet20"]
 )
+@forwards_to(_resnet)
 def resnet20(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
 
@@ -540,6 +552,7 @@ def resnet20(*, shortcut="zero_pad", **kwargs):
 @register(
     family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet32"]
 )
+@forwards_to(_resnet)
 def resnet32(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
 
@@ -553,6 +566,7 @@ def resnet32(*, shortcut="zero_pad", **kwargs):
 @register(
     family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet44"]
 )
+@forwards_to(_resnet)
 def resnet44(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
 
@@ -566,6 +580,7 @@ def resnet44(*, shortcut="zero_pad", **kwargs):
 @register(
     family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet56"]
 )
+@forwards_to(_resnet)
 def resnet56(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
 
@@ -579,6 +594,7 @@ def resnet56(*, shortcut="zero_pad", **kwargs):
 @register(
     family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet110"]
 )
+@forwards_to(_resnet)
 def resnet110(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
 
@@ -594,6 +610,7 @@ def resnet110(*, shortcut="zero_pad", **kwargs):
     source="He et al. 2016, arXiv:1603.05027; KaimingHe/resnet-1k-layers",
     variants=PREACT_VARIANT,
 )
+@forwards_to(_resnet)
 def preact_resnet164(**kwargs):
     """Pre-activation ResNet-164 for CIFAR, He et al. 2016 ("Identity Mappings in Deep Residual Networks").
 
@@ -623,6 +640,7 @@ def preact_resnet164(**kwargs):
     source="Zagoruyko & Komodakis 2016, arXiv:1605.07146; szagoruyko/wide-residual-networks",
     variants=WIDE_RESNET_VARIANT,
 )
+@forwards_to(_resnet)
 def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
     """Wide ResNet WRN-depth-width for CIFAR, Zagoruyko & Komodakis 2016.
 

@@ -20,6 +20,7 @@ from kcnn.models._common import (
     check_dropout,
     classifier_head,
     finish_model,
+    forwards_to,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
@@ -195,6 +196,7 @@ VGG_DECLARATIONS = {
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg11"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-11 (configuration A), Simonyan & Zisserman 2014.
 
@@ -210,6 +212,7 @@ def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg13"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-13 (configuration B), Simonyan & Zisserman 2014.
 
@@ -225,6 +228,7 @@ def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg16"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-16 (configuration D), Simonyan & Zisserman 2014.
 
@@ -241,6 +245,7 @@ def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg19"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg19(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-19 (configuration E), Simonyan & Zisserman 2014.
 

@@ -4,6 +4,8 @@ Family files hold the facts (exact counts, equivalence with keras.applications);
 the shared behaviour, so a newly registered builder is tested without new test code.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -93,3 +95,27 @@ def test_rejects_too_small_input_and_bad_classes(name):
             kcnn.models.get(name, include_top=False, input_shape=too_small)
     with pytest.raises(ValueError, match=rf"`{name}`: `num_classes` must be a positive integer"):
         kcnn.models.get(name, num_classes=0)
+
+
+COMMON_ARGUMENTS = (
+    "num_classes",
+    "input_shape",
+    "include_top",
+    "pooling",
+    "classifier_activation",
+    "input_tensor",
+    "weights",
+    "name",
+)
+
+
+@pytest.mark.parametrize("name", kcnn.models.names())
+def test_builder_shows_its_whole_signature(name):
+    builder = getattr(kcnn.models, name)
+    parameters = inspect.signature(builder).parameters
+    assert not any(p.kind is p.VAR_KEYWORD for p in parameters.values()), f"{name} hides **kwargs"
+    assert set(COMMON_ARGUMENTS) <= set(parameters), name
+    assert all(p.kind is p.KEYWORD_ONLY for p in parameters.values()), name
+    doc = inspect.getdoc(builder)
+    for parameter in parameters:
+        assert f"{parameter}: " in doc, (name, parameter)
