@@ -135,7 +135,9 @@ def _with_densenet_stages(network, table):
     }
 
 
-DENSENET_DECLARATIONS = {net: _with_densenet_stages(net, t) for net, t in DENSENET_DECLARATIONS.items()}
+DENSENET_DECLARATIONS = {
+    net: _with_densenet_stages(net, table) for net, table in DENSENET_DECLARATIONS.items()
+}
 # DenseNet-BC-100, k=12, the default; another depth or growth rate sizes its stages differently.
 DENSENET_BC_VARIANT = with_stages(
     DENSENET_BC_VARIANT, densenet_stages(DenseNetConfig(12, (16, 16, 16), 24), 1)

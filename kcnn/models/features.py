@@ -22,7 +22,7 @@ Stage = collections.namedtuple("Stage", "name stride channels")
 
 
 def with_stages(declaration, stages):
-    """`declaration` (a `VariantSpec`) with its feature `stages`, `(name, stride, channels)` each."""
+    """`declaration` (a `VariantSpec`) with feature `stages`, each `(name, stride, channels)`."""
     return dataclasses.replace(declaration, stages=tuple(Stage(*s) for s in stages))
 
 
@@ -88,7 +88,8 @@ def _choose(network, declared, stages):
     by_name = {s.name: s for s in declared}
     chosen = []
     for key in stages:
-        if isinstance(key, int) and not isinstance(key, bool) and -len(declared) <= key < len(declared):
+        index = isinstance(key, int) and not isinstance(key, bool)
+        if index and -len(declared) <= key < len(declared):
             chosen.append(declared[key])
         elif key in by_name:
             chosen.append(by_name[key])

@@ -126,9 +126,8 @@ CIFAR_WIDTHS = (16, 32, 64)
 
 def _stage_outputs(repeats, channels, stride):
     """Feature stages (layer, stride, channels): each stage's last block, the stride doubling."""
-    return [
-        (f"conv{s + 2}_block{r}", stride * 2**s, c) for s, (r, c) in enumerate(zip(repeats, channels))
-    ]
+    pairs = enumerate(zip(repeats, channels))
+    return [(f"conv{s + 2}_block{r}", stride * 2**s, c) for s, (r, c) in pairs]
 
 
 def _imagenet_stages(network, variant):

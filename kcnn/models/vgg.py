@@ -187,7 +187,7 @@ _SOURCE = (
 )
 
 
-# Feature stages (layer, stride, channels): the five block pools, in every depth, with or without BN.
+# Feature stages (layer, stride, channels): the five block pools, every depth, with or without BN.
 _STAGES = [(f"block{b}_pool", 2**b, c) for b, c in enumerate(FILTERS, start=1)]
 VGG_DECLARATIONS = {
     net: {bn: with_stages(v, _STAGES) for bn, v in table.items()}

@@ -35,7 +35,7 @@ def _np(x):
 
 
 def _gradients(model, x, weight):
-    """d(sum(model(x) * weight)) / d(input, every trainable variable), with the backend's autodiff."""
+    """d(sum(model(x) * weight)) / d(input, each trainable variable), by the backend's autodiff."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
         import tensorflow as tf
@@ -78,7 +78,8 @@ def _check_paths(layer, input_shape):
 
 def _check_round_trip(model, x, tmp_path):
     rng = np.random.default_rng(1)
-    model.set_weights([w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()])
+    shifted = [w + rng.uniform(0.1, 0.5, w.shape).astype(w.dtype) for w in model.get_weights()]
+    model.set_weights(shifted)
     path = tmp_path / "layer.keras"
     model.save(path)
     loaded = kcnn.load_model(path)

@@ -19,6 +19,10 @@ CASES = [
 ]
 
 
+def _np(x):
+    return keras.ops.convert_to_numpy(x)
+
+
 def _build(name, key):
     spec = kcnn.models.spec(name)
     options = {spec.selector: key} if spec.selector else {}
@@ -43,19 +47,22 @@ def test_declared_stages_are_the_real_outputs(name, key):
         assert jumps[stage.name] == stage.stride, (stage, jumps[stage.name])
     assert {id(w) for w in extractor.weights} <= {id(w) for w in model.weights}
     x = np.random.default_rng(0).uniform(-1, 1, size=(2, *shape)).astype("float32")
-    got = extractor(x, training=False)
-    for stage, value in zip(declared, got):
-        reference = keras.Model(model.inputs, model.get_layer(stage.name).output)
-        want = keras.ops.convert_to_numpy(reference(x, training=False))
-        np.testing.assert_array_equal(keras.ops.convert_to_numpy(value), want)
+    # the full model's intermediate tensors, computed on the way to its classifier output
+    outputs = [model.get_layer(stage.name).output for stage in declared] + [model.output]
+    *want, _ = keras.Model(model.inputs, outputs)(x, training=False)
+    for got, expected in zip(extractor(x, training=False), want):
+        np.testing.assert_array_equal(_np(got), _np(expected))
 
 
 def test_features_by_name_and_stage_selection():
-    extractor = kcnn.models.features("resnet18", stages=[-3, "conv5_block2"], input_shape=(64, 64, 3))
+    extractor = kcnn.models.features(
+        "resnet18", stages=[-3, "conv5_block2"], input_shape=(64, 64, 3)
+    )
     assert [tuple(t.shape) for t in extractor.outputs] == [(None, 8, 8, 128), (None, 2, 2, 512)]
     assert [s.stride for s in extractor.stages] == [8, 32]
     assert extractor.name == "resnet18_features"
-    with pytest.raises(ValueError, match=r"`resnet18`: unknown stage 'conv9'; allowed: .*'conv1_relu'"):
+    message = r"`resnet18`: unknown stage 'conv9'; allowed: .*'conv1_relu'"
+    with pytest.raises(ValueError, match=message):
         kcnn.models.features("resnet18", stages=["conv9"], input_shape=(64, 64, 3))
 
 

@@ -87,7 +87,8 @@ WIDER = {
 
 
 @pytest.mark.parametrize(
-    "name", [n if n == "resnext50_32x4d" else pytest.param(n, marks=pytest.mark.slow) for n in WIDER]
+    "name",
+    [n if n == "resnext50_32x4d" else pytest.param(n, marks=pytest.mark.slow) for n in WIDER],
 )
 def test_resnext_and_wide_resnet_counts_and_macs(name):
     trainable, total, macs = WIDER[name]
