@@ -10,7 +10,7 @@ import kcnn
 from kcnn.analysis import profile
 
 # One network per family, every variant of it; (name, selector value, input size).
-HEAVY = ("googlenet", "inception_v3", "densenet121")
+HEAVY = ("googlenet", "inception_v3", "densenet121", "densenet_bc")
 CASES = [
     pytest.param(name, key, marks=pytest.mark.slow) if name in HEAVY else (name, key)
     for name in ("simple_cnn", "lenet5", "alexnet", "vgg11", "nin", "googlenet")
