@@ -20,18 +20,6 @@ from kcnn.analysis import rules
 from kcnn.layers import CompositeLayer
 
 
-def _inception():
-    from kcnn.layers import inception
-
-    return inception
-
-
-def _residual():
-    from kcnn.layers import residual
-
-    return residual
-
-
 @dataclasses.dataclass
 class Row:
     """One row of a profile.
@@ -234,10 +222,10 @@ class _Walker:
         return field
 
     def composite(self, layer, name, in_shapes, out_shape, field, depth):
-        """Walk a CompositeLayer through its paths(); return the field after its merge."""
+        """Walk a CompositeLayer through its public description (`paths()`, `merge`,
+        `merge_activation`, `activation_after()`); return the field after its merge."""
         (in_shape,) = in_shapes
         paths = layer.paths(in_shape)
-        shapes = {id(sub): tuple(shape) for path in paths for sub, shape in path}
         inner = {id(w) for path in paths for sub, _ in path for w in sub.weights}
         own = [w for w in layer.weights if id(w) not in inner]
         if own:
@@ -245,20 +233,16 @@ class _Walker:
                 f"cannot count {type(layer).__name__} (layer {name!r}): it holds weights outside "
                 f"its paths() ({', '.join(w.path for w in own)})"
             )
-        if isinstance(layer, _inception()._Branches):
-            fields = [
-                self.branch(items, field, shapes, name, depth + 1) for items in layer.branches
-            ]
-        else:
-            fields = [
-                self.path([sub for sub, _ in path], field, shapes, name, depth + 1)
-                for path in paths
-            ]
-        field = _merge_fields(fields)
+        steps = []  # per path: the receptive field before each pair and after the last
+        for path in paths:
+            start = getattr(path, "start", None)
+            first = field if start is None else steps[start[0]][start[1]]
+            steps.append(self.path(layer, path, first, name, depth + 1))
+        field = _merge_fields([fields[-1] for fields in steps])
         if layer.merge is None and len(paths) == 1:
             return field
         if layer.merge == "add":
-            macs = {"addition": (len(paths) - 1) * rules._size(out_shape)}
+            macs = {"addition": (len(paths) - 1) * rules.size(out_shape)}
         elif layer.merge == "concat":
             macs = {"concatenation": 0}
         else:
@@ -267,38 +251,30 @@ class _Walker:
                 f"of {len(paths)} paths; known: 'add', 'concat', None (one path)"
             )
         type_name = layer.merge
-        if isinstance(layer, _residual()._ResidualUnit) and not layer.preactivation:
-            # the ReLU that call() applies after the add
-            macs["activation"] = rules._size(out_shape)
-            type_name = "add+relu"
+        if layer.merge_activation:
+            macs["activation"] = rules.size(out_shape)
+            type_name += f"+{layer.merge_activation}"
         self._leaf_row(None, f"{name}/{layer.merge}", type_name, out_shape, macs, field, depth + 1)
         return field
 
-    def path(self, layers, field, shapes, prefix, depth):
-        for sub in layers:
-            sub_in = shapes[id(sub)]
+    def path(self, layer, pairs, field, prefix, depth):
+        """Walk one path of `layer`; return the receptive field before each pair and after the last.
+
+        An activation that `layer` applies after a sublayer is counted in that sublayer's row."""
+        fields = [field]
+        for sub, sub_in in pairs:
+            sub_in = tuple(sub_in)
             sub_out = tuple(sub.compute_output_shape(sub_in))
             field = self.visit(sub, [sub_in], [sub_out], [field], prefix + "/", depth)
-        return field
-
-    def branch(self, items, field, shapes, prefix, depth):
-        """One branch of an Inception block: layers in order, where a list of lists is a split
-        (each part runs on the current tensor, their outputs are concatenated), and every
-        BatchNormalization is followed by the ReLU that the block applies in call()."""
-        for item in items:
-            if isinstance(item, list):
-                field = _merge_fields(
-                    [self.branch(part, field, shapes, prefix, depth) for part in item]
-                )
-                continue
-            field = self.path([item], field, shapes, prefix, depth)
-            if isinstance(item, keras.layers.BatchNormalization):
+            activation = layer.activation_after(sub)
+            if activation:
                 row = self.rows[-1]
-                relu = rules._size(row.output_shape)
-                row.macs_by_kind["activation"] = row.macs_by_kind.get("activation", 0) + relu
-                row.macs += relu
-                row.type += "+ReLU"
-        return field
+                count = rules.size(sub_out)
+                row.macs_by_kind["activation"] = row.macs_by_kind.get("activation", 0) + count
+                row.macs += count
+                row.type += f"+{activation}"
+            fields.append(field)
+        return fields
 
     def _leaf_row(self, layer, name, type_name, out_shape, macs, field, depth):
         trainable = non_trainable = 0

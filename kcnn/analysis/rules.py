@@ -42,7 +42,7 @@ class UncountableLayerError(ValueError):
     """Raised for a layer type `kcnn.analysis` has no rule for (never a silent zero)."""
 
 
-def _size(shape):
+def size(shape):
     """Elements per image: the product of every axis but the batch axis."""
     dims = shape[1:]
     if any(d is None for d in dims):
@@ -62,7 +62,7 @@ def _activation(layer, output_shape):
     activation = getattr(layer, "activation", None)
     if activation is None or getattr(activation, "__name__", "") == "linear":
         return {}
-    return {"activation": _size(output_shape)}
+    return {"activation": size(output_shape)}
 
 
 def _window(layer, kernel_attr, rank):
@@ -84,7 +84,7 @@ def conv(layer, inputs, output):
     """Conv1D/2D/3D, grouped included: every output element costs kernel_size * in_channels / groups."""
     (shape,) = inputs
     per_output = math.prod(layer.kernel.shape[:-1])  # (k..., in_channels / groups, filters)
-    macs = {"conv": _size(output) * per_output, **_activation(layer, output)}
+    macs = {"conv": size(output) * per_output, **_activation(layer, output)}
     return Cost(macs, _window(layer, "kernel_size", _spatial_rank(shape)))
 
 
@@ -92,7 +92,7 @@ def depthwise_conv(layer, inputs, output):
     """DepthwiseConv1D/2D: every output element costs one kernel window of one channel."""
     (shape,) = inputs
     per_output = math.prod(layer.kernel.shape[:-2])  # (k..., in_channels, depth_multiplier)
-    macs = {"conv": _size(output) * per_output, **_activation(layer, output)}
+    macs = {"conv": size(output) * per_output, **_activation(layer, output)}
     return Cost(macs, _window(layer, "kernel_size", _spatial_rank(shape)))
 
 
@@ -101,8 +101,8 @@ def separable_conv(layer, inputs, output):
     (shape,) = inputs
     depthwise = tuple(layer.depthwise_kernel.shape)  # (k..., in_channels, depth_multiplier)
     intermediate = depthwise[-2] * depthwise[-1]
-    positions = _size(output) // output[-1 if layer.data_format == "channels_last" else 1]
-    macs = positions * math.prod(depthwise) + _size(output) * intermediate
+    positions = size(output) // output[-1 if layer.data_format == "channels_last" else 1]
+    macs = positions * math.prod(depthwise) + size(output) * intermediate
     return Cost(
         {"conv": macs, **_activation(layer, output)},
         _window(layer, "kernel_size", _spatial_rank(shape)),
@@ -117,12 +117,12 @@ def conv_transpose(layer, inputs, output):
     """
     (shape,) = inputs
     per_input = math.prod(layer.kernel.shape[:-1])  # (k..., filters, in_channels)
-    return Cost({"conv": _size(shape) * per_input, **_activation(layer, output)}, GLOBAL)
+    return Cost({"conv": size(shape) * per_input, **_activation(layer, output)}, GLOBAL)
 
 
 def dense(layer, inputs, output):
     """Dense: every output element costs in_features; on images it is a 1x1 convolution."""
-    macs = {"dense": _size(output) * layer.kernel.shape[0], **_activation(layer, output)}
+    macs = {"dense": size(output) * layer.kernel.shape[0], **_activation(layer, output)}
     return Cost(macs, KEEP)
 
 
@@ -135,13 +135,13 @@ def pooling(layer, inputs, output):
     rank = _spatial_rank(shape)
     pool = _tuple(layer.pool_size, rank)
     window = Window(pool, _tuple(layer.strides, rank), (1,) * rank)
-    return Cost({"pooling": _size(output) * math.prod(pool)}, window)
+    return Cost({"pooling": size(output) * math.prod(pool)}, window)
 
 
 def global_pooling(layer, inputs, output):
     """Global max and average pooling: one operation per input element."""
     (shape,) = inputs
-    return Cost({"pooling": _size(shape)}, GLOBAL)
+    return Cost({"pooling": size(shape)}, GLOBAL)
 
 
 def adaptive_pooling(layer, inputs, output):
@@ -163,19 +163,19 @@ def adaptive_pooling(layer, inputs, output):
 
 def normalization(layer, inputs, output):
     """Batch, layer, group normalization and the Normalization/Rescaling preprocessing layers."""
-    return Cost({"normalization": _size(output)}, KEEP)
+    return Cost({"normalization": size(output)}, KEEP)
 
 
 def activation(layer, inputs, output):
     """Activation layers: one operation per element (a linear Activation costs nothing)."""
     if isinstance(layer, keras.layers.Activation):
         return Cost(_activation(layer, output), KEEP)
-    return Cost({"activation": _size(output)}, KEEP)
+    return Cost({"activation": size(output)}, KEEP)
 
 
 def elementwise_merge(layer, inputs, output):
     """Add, Subtract, Multiply, Average, Maximum, Minimum: one operation per element per extra input."""
-    return Cost({"addition": (len(inputs) - 1) * _size(output)}, KEEP)
+    return Cost({"addition": (len(inputs) - 1) * size(output)}, KEEP)
 
 
 def concatenate(layer, inputs, output):
@@ -198,7 +198,7 @@ def flatten(layer, inputs, output):
 
 def local_response_normalization(layer, inputs, output):
     """kcnn LocalResponseNormalization: a sum of squares over `2 * depth_radius + 1` channels per element."""
-    return Cost({"normalization": _size(output) * (2 * layer.depth_radius + 1)}, KEEP)
+    return Cost({"normalization": size(output) * (2 * layer.depth_radius + 1)}, KEEP)
 
 
 def subsampling(layer, inputs, output):
@@ -206,7 +206,7 @@ def subsampling(layer, inputs, output):
     (shape,) = inputs
     rank = _spatial_rank(shape)
     pool = (layer.pool_size,) * rank
-    macs = {"pooling": _size(output) * math.prod(pool), **_activation(layer, output)}
+    macs = {"pooling": size(output) * math.prod(pool), **_activation(layer, output)}
     return Cost(macs, Window(pool, pool, (1,) * rank))
 
 
@@ -218,7 +218,7 @@ def partial_conv(layer, inputs, output):
     """
     (shape,) = inputs
     rank = _spatial_rank(shape)
-    positions = _size(output) // output[-1]
+    positions = size(output) // output[-1]
     macs = {"conv": positions * math.prod(layer.kernel.shape), **_activation(layer, output)}
     return Cost(macs, Window((layer.kernel_size,) * rank, (1,) * rank, (1,) * rank))
 
@@ -226,7 +226,7 @@ def partial_conv(layer, inputs, output):
 def euclidean_rbf(layer, inputs, output):
     """kcnn EuclideanRBF (LeNet-5 output): y_i = sum_j (x_j - w_ij)^2, one MAC per centre weight."""
     (shape,) = inputs
-    return Cost({"dense": _size(output) * shape[-1]}, KEEP)
+    return Cost({"dense": size(output) * shape[-1]}, KEEP)
 
 
 def zero_pad_shortcut(layer, inputs, output):

@@ -4,7 +4,7 @@ Every layer is registered with `keras.saving.register_keras_serializable(package
 `.keras` file that contains one loads after `import kcnn`, without `custom_objects`.
 """
 
-from kcnn.layers._base import CompositeLayer
+from kcnn.layers._base import CompositeLayer, Path
 from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.layers.dense import DenseBlock, TransitionBlock
 from kcnn.layers.inception import (
@@ -35,6 +35,7 @@ __all__ = [
     "InceptionReductionB",
     "LocalResponseNormalization",
     "PartialConv2D",
+    "Path",
     "ResidualBlock",
     "Subsampling",
     "TransitionBlock",

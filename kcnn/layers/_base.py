@@ -95,6 +95,20 @@ def sequence_paths(layers, input_shape):
     return pairs, shape
 
 
+class Path(list):
+    """One path of a `CompositeLayer`: `(sublayer, input_shape)` pairs in forward order.
+
+    A plain list works wherever a path is expected; a `Path` adds where it starts. `start=None`
+    means the block's input; `start=(index, steps)` means the output of the first `steps` pairs
+    of path `index` (an earlier path): the second half of a split, such as Inception v3's 3x1
+    next to a 1x3, whose outputs the block concatenates with the others.
+    """
+
+    def __init__(self, pairs=(), start=None):
+        super().__init__(pairs)
+        self.start = start
+
+
 class CompositeLayer(keras.layers.Layer):
     """Base class of the kcnn layers that are made of other layers (blocks, modules, heads).
 
@@ -102,17 +116,32 @@ class CompositeLayer(keras.layers.Layer):
     them in `build()` with the shapes they will see: Keras 3 does not build sublayers by tracing
     `call`, and a `.keras` file only restores the weights of layers that were built.
 
-    `paths(input_shape)` describes the block's graph for `kcnn.analysis`: a list of parallel paths
-    from the block's input to its output, each a list of `(sublayer, input_shape_of_that_sublayer)`
-    in forward order. Every sublayer appears in exactly one path; an empty path is an identity
-    shortcut. `merge` says how the paths are combined: "add", "concat" or None (a single path).
+    The public description that generic code (`build()`, `kcnn.analysis`) reads, and nothing else:
+
+    * `paths(input_shape)`: a list of parallel paths from the block's input to its output, each a
+      list of `(sublayer, input_shape_of_that_sublayer)` in forward order. Every sublayer appears
+      in exactly one path; an empty path is an identity shortcut. A path that branches off another
+      one part-way is a `Path` with a `start` (see `Path`).
+    * `merge`: how the path ends are combined: "add", "concat" or None (a single path).
+    * `merge_activation`: the activation `call` applies after the merge without a sublayer (e.g.
+      "relu" after a post-activation residual add), or None.
+    * `activation_after(sublayer)`: the activation `call` applies right after `sublayer` without a
+      sublayer of its own (e.g. the ReLU after each BatchNormalization of an Inception branch).
+
+    A block that applies anything else in `call` beyond its sublayers must not be counted by
+    `kcnn.analysis` from this description: give it a rule of its own with `register_rule`.
     """
 
     merge = None
+    merge_activation = None
 
     def paths(self, input_shape):
         """Return the block's parallel paths as lists of `(sublayer, input_shape)` pairs."""
         raise NotImplementedError(f"{type(self).__name__} must implement paths()")
+
+    def activation_after(self, sublayer):
+        """The activation applied in `call` right after `sublayer` (outside it), or None (the
+        default: a block whose `call` only chains its sublayers)."""
 
     def build(self, input_shape):
         for path in self.paths(input_shape):

@@ -25,6 +25,7 @@ from keras import ops
 
 from kcnn.layers._base import (
     CompositeLayer,
+    Path,
     check_bool,
     check_choice,
     check_data_format,
@@ -62,14 +63,11 @@ class _Branches(CompositeLayer):
     def _walk(self, layers, shape, path, paths):
         for layer in layers:
             if isinstance(layer, list):  # a split: the first part continues this path
-                ends = []
-                for k, part in enumerate(layer):
-                    if k == 0:
-                        ends.append(self._walk(part, shape, path, paths))
-                    else:
-                        extra = []
-                        paths.append(extra)
-                        ends.append(self._walk(part, shape, extra, paths))
+                start = (paths.index(path), len(path))
+                ends = [self._walk(layer[0], shape, path, paths)]
+                for part in layer[1:]:
+                    paths.append(Path(start=start))
+                    ends.append(self._walk(part, shape, paths[-1], paths))
                 shape = (*ends[0][:-1], sum(e[-1] for e in ends))
             else:
                 path.append((layer, tuple(shape)))
@@ -80,7 +78,7 @@ class _Branches(CompositeLayer):
         check_rank(type(self).__name__, input_shape)
         paths, ends = [], []
         for branch in self.branches:
-            path = []
+            path = Path()
             paths.append(path)
             ends.append(self._walk(branch, tuple(input_shape), path, paths))
         return paths, ends
@@ -88,11 +86,15 @@ class _Branches(CompositeLayer):
     def paths(self, input_shape):
         """Parallel paths of `(sublayer, input_shape)`, one per branch in concatenation order.
 
-        The second half of a split (Inception v3's 3x1 next to a 1x3) is listed as a path of its
-        own that starts at the split point, with the shape it really sees, so every sublayer
-        appears exactly once and its parameters and multiply-adds are counted once.
+        The second half of a split (Inception v3's 3x1 next to a 1x3) is listed as a `Path` of
+        its own whose `start` is the split point, with the shape it really sees, so every
+        sublayer appears exactly once and its parameters and multiply-adds are counted once.
         """
         return self._shapes(input_shape)[0]
+
+    def activation_after(self, sublayer):
+        """Every BatchNormalization of a branch is followed by a ReLU applied in `call`."""
+        return "relu" if isinstance(sublayer, keras.layers.BatchNormalization) else None
 
     # === Shapes ===
     def compute_output_shape(self, input_shape):
@@ -106,12 +108,11 @@ class _Branches(CompositeLayer):
         for layer in layers:
             if isinstance(layer, list):
                 x = ops.concatenate([self._run(part, x, training) for part in layer], axis=-1)
-            elif isinstance(layer, keras.layers.BatchNormalization):
-                x = ops.relu(layer(x, training=training))
-            elif takes_training(layer):
-                x = layer(x, training=training)
-            else:
-                x = layer(x)
+                continue
+            x = layer(x, training=training) if takes_training(layer) else layer(x)
+            activation = self.activation_after(layer)
+            if activation:
+                x = keras.activations.get(activation)(x)
         return x
 
     def call(self, inputs, training=None):

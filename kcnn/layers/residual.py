@@ -20,6 +20,7 @@ numbers then match the PyTorch references. keras.applications' ResNet v1 never s
 convolution, so its layout is unaffected.
 """
 
+import collections
 import math
 
 import keras
@@ -39,6 +40,9 @@ from kcnn.layers.batch_norm import BatchNormalization
 
 SHORTCUTS = ("auto", "identity", "projection", "zero_pad")
 STRIDE_POSITIONS = ("3x3", "1x1")
+
+
+_Conv = collections.namedtuple("_Conv", "suffix kernel filters strides groups", defaults=(1,))
 
 
 def _strided_size(size, strides):
@@ -109,24 +113,31 @@ class ZeroPadShortcut(keras.layers.Layer):
 class _ResidualUnit(CompositeLayer):
     """What both blocks share: arguments, the shortcut, pre- or post-activation, the forward pass.
 
-    A subclass lists its convolutions as `_convs()`: (suffix, kernel, filters, strides) in
-    forward order, and sets `out_channels`.
+    The shared options are keyword-only and defined here once. A subclass validates its own
+    options, then calls `_make_layers(out_channels)`; it lists its convolutions as `_convs()`:
+    `_Conv` records in forward order.
     """
 
     merge = "add"
 
+    @property
+    def merge_activation(self):
+        """The post-activation block applies a ReLU after the add; the pre-activation one none."""
+        return None if self.preactivation else "relu"
+
     def __init__(
         self,
         filters,
-        strides,
-        shortcut,
-        preactivation,
-        conv_bias,
-        bn_epsilon,
-        bn_momentum,
-        dropout_rate,
-        kernel_initializer,
-        zero_init_residual,
+        *,
+        strides=1,
+        shortcut="auto",
+        preactivation=False,
+        conv_bias=False,
+        bn_epsilon=1e-5,
+        bn_momentum=0.9,
+        dropout_rate=0.0,
+        kernel_initializer="he_normal",
+        zero_init_residual=False,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -143,6 +154,11 @@ class _ResidualUnit(CompositeLayer):
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.zero_init_residual = check_bool(owner, "zero_init_residual", zero_init_residual)
 
+    def _make_layers(self, out_channels):
+        self.out_channels = out_channels
+        self.residual_layers = self._make_residual_path()
+        self.shortcut_layers = None  # its kind needs the input channels: made by _make_shortcut()
+
     # --- sublayer factories -------------------------------------------------------------------
     def _bn(self, name, gamma_initializer="ones"):
         return BatchNormalization(
@@ -156,13 +172,14 @@ class _ResidualUnit(CompositeLayer):
     def _relu(self, name):
         return keras.layers.Activation("relu", name=name, dtype=self.dtype_policy)
 
-    def _conv(self, suffix, kernel, filters, strides, kernel_initializer=None):
+    def _conv(self, suffix, kernel, filters, strides, kernel_initializer=None, groups=1):
         """`{suffix}_conv`, preceded by `{suffix}_pad` when a kernel larger than 1 is strided."""
         explicit_pad = kernel > 1 and strides > 1
         conv = keras.layers.Conv2D(
             filters,
             kernel,
             strides=strides,
+            groups=groups,
             padding="valid" if explicit_pad or kernel == 1 else "same",
             use_bias=self.conv_bias,
             kernel_initializer=kernel_initializer or self.kernel_initializer,
@@ -185,22 +202,22 @@ class _ResidualUnit(CompositeLayer):
         convs = self._convs()
         zero = "zeros" if self.zero_init_residual else None
         layers = [self._bn("preact_bn"), self._relu("preact_relu")] if self.preactivation else []
-        for i, (suffix, kernel, filters, strides) in enumerate(convs):
+        for i, conv in enumerate(convs):
             last = i == len(convs) - 1
             if last and self.dropout_rate > 0:
                 layers.append(
                     keras.layers.Dropout(
                         self.dropout_rate,
-                        name=f"{convs[i - 1][0]}_dropout",
+                        name=f"{convs[i - 1].suffix}_dropout",
                         dtype=self.dtype_policy,
                     )
                 )
             last_conv_init = zero if last and self.preactivation else None
-            layers += self._conv(suffix, kernel, filters, strides, last_conv_init)
+            layers += self._conv(*conv[:4], last_conv_init, groups=conv.groups)
             if not last:
-                layers += [self._bn(f"{suffix}_bn"), self._relu(f"{suffix}_relu")]
+                layers += [self._bn(f"{conv.suffix}_bn"), self._relu(f"{conv.suffix}_relu")]
             elif not self.preactivation:
-                layers.append(self._bn(f"{suffix}_bn", zero or "ones"))
+                layers.append(self._bn(f"{conv.suffix}_bn", zero or "ones"))
         return layers
 
     def _shortcut_kind(self, channels):
@@ -277,7 +294,9 @@ class _ResidualUnit(CompositeLayer):
             self.shortcut_layers, x if self.shortcut_kind == "projection" else inputs, training
         )
         out = keras.ops.add(residual, shortcut)
-        return out if self.preactivation else keras.ops.relu(out)
+        if self.merge_activation:
+            out = keras.activations.get(self.merge_activation)(out)
+        return out
 
     # === Config: exactly the constructor arguments ===
     def get_config(self):
@@ -347,46 +366,21 @@ class ResidualBlock(_ResidualUnit):
     """
     )
 
-    def __init__(
-        self,
-        filters,
-        strides=1,
-        shortcut="auto",
-        preactivation=False,
-        conv_bias=False,
-        bn_epsilon=1e-5,
-        bn_momentum=0.9,
-        dropout_rate=0.0,
-        kernel_initializer="he_normal",
-        zero_init_residual=False,
-        **kwargs,
-    ):
-        super().__init__(
-            filters,
-            strides,
-            shortcut,
-            preactivation,
-            conv_bias,
-            bn_epsilon,
-            bn_momentum,
-            dropout_rate,
-            kernel_initializer,
-            zero_init_residual,
-            **kwargs,
-        )
-        self.out_channels = self.filters
-        self.residual_layers = self._make_residual_path()
-        self.shortcut_layers = None  # its kind needs the input channels: made by _make_shortcut()
+    def __init__(self, filters, **options):
+        super().__init__(filters, **options)
+        self._make_layers(self.filters)
 
     def _convs(self):
-        return [("1", 3, self.filters, self.strides), ("2", 3, self.filters, 1)]
+        return [_Conv("1", 3, self.filters, self.strides), _Conv("2", 3, self.filters, 1)]
 
 
 @keras.saving.register_keras_serializable(package="kcnn")
 class BottleneckBlock(_ResidualUnit):
-    """The bottleneck block of ResNet-50/101/152 and the pre-activation ResNet-164: 1x1, 3x3, 1x1.
+    """The bottleneck block of ResNet-50/101/152, ResNeXt, Wide ResNet-50/101 and the
+    pre-activation ResNet-164: 1x1, 3x3, 1x1.
 
-    Post-activation: `1_conv` (1x1, `filters`), `1_bn`, `1_relu`, `2_conv` (3x3, `filters`), `2_bn`,
+    Post-activation: `1_conv` (1x1, `width`), `1_bn`, `1_relu`, `2_conv` (3x3, `width`, in `groups`
+    groups), `2_bn`,
     `2_relu`, `3_conv` (1x1, `filters * expansion`), `3_bn`; output relu(F(x) + shortcut(x)).
     Pre-activation: `preact_bn`, `preact_relu`, `1_conv`, `1_bn`, `1_relu`, `2_conv`, `2_bn`,
     `2_relu`, [`2_dropout`], `3_conv`; output F(x) + shortcut(x).
@@ -397,6 +391,12 @@ class BottleneckBlock(_ResidualUnit):
         stride_on: which convolution carries the stride: "3x3" (torchvision's "ResNet v1.5" and the
             pre-activation references) or "1x1" (the first 1x1: the original Caffe model and
             keras.applications' ResNet v1). Counts are equal; activations differ.
+        groups: groups of the 3x3 convolution (ResNeXt's cardinality, Xie et al. 2017,
+            arXiv:1611.05431); 1 is the plain ResNet block.
+        width_per_group: channels per group at `filters=64` (torchvision's `base_width`): the
+            1x1 and 3x3 convolutions are `width = int(filters * width_per_group / 64) * groups`
+            wide. 64 with one group is ResNet's `width = filters`; ResNeXt-50 32x4d is
+            `groups=32, width_per_group=4`; Wide ResNet-50-2 is `width_per_group=128`.
     """
 
     __doc__ += (
@@ -408,48 +408,38 @@ class BottleneckBlock(_ResidualUnit):
     )
 
     def __init__(
-        self,
-        filters,
-        strides=1,
-        expansion=4,
-        stride_on="3x3",
-        shortcut="auto",
-        preactivation=False,
-        conv_bias=False,
-        bn_epsilon=1e-5,
-        bn_momentum=0.9,
-        dropout_rate=0.0,
-        kernel_initializer="he_normal",
-        zero_init_residual=False,
-        **kwargs,
+        self, filters, *, expansion=4, stride_on="3x3", groups=1, width_per_group=64, **options
     ):
-        super().__init__(
-            filters,
-            strides,
-            shortcut,
-            preactivation,
-            conv_bias,
-            bn_epsilon,
-            bn_momentum,
-            dropout_rate,
-            kernel_initializer,
-            zero_init_residual,
-            **kwargs,
-        )
+        super().__init__(filters, **options)
         self.expansion = check_positive_int("BottleneckBlock", "expansion", expansion)
         self.stride_on = check_choice("BottleneckBlock", "stride_on", stride_on, STRIDE_POSITIONS)
-        self.out_channels = self.filters * self.expansion
-        self.residual_layers = self._make_residual_path()
-        self.shortcut_layers = None  # its kind needs the input channels: made by _make_shortcut()
+        self.groups = check_positive_int("BottleneckBlock", "groups", groups)
+        self.width_per_group = check_positive_int(
+            "BottleneckBlock", "width_per_group", width_per_group
+        )
+        self.width = int(self.filters * self.width_per_group / 64) * self.groups
+        if self.width < 1:
+            raise ValueError(
+                f"`BottleneckBlock`: filters={self.filters} with width_per_group="
+                f"{self.width_per_group} leaves no channel (width = int(filters * "
+                "width_per_group / 64) * groups); use a larger width_per_group"
+            )
+        self._make_layers(self.filters * self.expansion)
 
     def _convs(self):
         s = self.strides
         on_1x1 = self.stride_on == "1x1"
         return [
-            ("1", 1, self.filters, s if on_1x1 else 1),
-            ("2", 3, self.filters, 1 if on_1x1 else s),
-            ("3", 1, self.out_channels, 1),
+            _Conv("1", 1, self.width, s if on_1x1 else 1),
+            _Conv("2", 3, self.width, 1 if on_1x1 else s, self.groups),
+            _Conv("3", 1, self.out_channels, 1),
         ]
 
     def get_config(self):
-        return {**super().get_config(), "expansion": self.expansion, "stride_on": self.stride_on}
+        return {
+            **super().get_config(),
+            "expansion": self.expansion,
+            "stride_on": self.stride_on,
+            "groups": self.groups,
+            "width_per_group": self.width_per_group,
+        }

@@ -12,6 +12,7 @@ from kcnn.models._aux import AuxiliaryOutputsModel
 from kcnn.models._registry import ModelSpec, VariantSpec, families, get, names, spec
 from kcnn.models.alexnet import alexnet
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
+from kcnn.models.features import Stage, features
 from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
 from kcnn.models.lenet import lenet5
@@ -28,7 +29,12 @@ from kcnn.models.resnet import (
     resnet101,
     resnet110,
     resnet152,
+    resnext50_32x4d,
+    resnext101_32x8d,
+    resnext101_64x4d,
     wide_resnet,
+    wide_resnet50_2,
+    wide_resnet101_2,
 )
 from kcnn.models.simple_cnn import simple_cnn
 from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
@@ -38,6 +44,7 @@ from kcnn.weights.loader import preprocess
 __all__ = [
     "AuxiliaryOutputsModel",
     "ModelSpec",
+    "Stage",
     "VariantSpec",
     "alexnet",
     "decode_predictions",
@@ -47,6 +54,7 @@ __all__ = [
     "densenet201",
     "densenet_bc",
     "families",
+    "features",
     "get",
     "googlenet",
     "inception_v3",
@@ -65,6 +73,9 @@ __all__ = [
     "resnet101",
     "resnet110",
     "resnet152",
+    "resnext50_32x4d",
+    "resnext101_32x8d",
+    "resnext101_64x4d",
     "simple_cnn",
     "spec",
     "vgg11",
@@ -72,4 +83,6 @@ __all__ = [
     "vgg16",
     "vgg19",
     "wide_resnet",
+    "wide_resnet50_2",
+    "wide_resnet101_2",
 ]

@@ -20,7 +20,33 @@ weights), for export or for tools that want a single-output graph.
 
 import keras
 
+from kcnn.models._common import finish_model
+
 DEFAULT_AUX_LOSS_WEIGHT = 0.3
+
+
+def check_aux_loss_weight(network, weight):
+    """Return `weight` as a float if it is a non-negative number, else raise a ValueError."""
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
+        raise ValueError(
+            f"`{network}`: `aux_loss_weight` must be a non-negative number; received {weight!r}"
+        )
+    return float(weight)
+
+
+def finish_with_aux(image, main, aux, *, name, weights, aux_loss_weight):
+    """The end of a build with optional side heads: a plain model when `aux` is empty, else an
+    `AuxiliaryOutputsModel` with outputs `[main, *aux]`; `weights` loaded in both cases."""
+    if not aux:
+        return finish_model(image, main, name=name, weights=weights)
+    return finish_model(
+        image,
+        [main, *aux],
+        name=name,
+        weights=weights,
+        model_class=AuxiliaryOutputsModel,
+        aux_loss_weight=aux_loss_weight,
+    )
 
 
 @keras.saving.register_keras_serializable(package="kcnn")

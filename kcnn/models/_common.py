@@ -4,9 +4,13 @@ A builder reads like Sequential code: it makes its input with `image_input`, pas
 lists of named layers with `chain`, and ends with `classifier_head` and `finish_model`.
 """
 
+import inspect
 import os
+import re
 
 import keras
+
+from kcnn.layers._base import check_range
 
 POOLINGS = (None, "avg", "max")
 
@@ -25,6 +29,56 @@ def check_variant(network, variant, allowed):
             f"`{network}`: unknown variant {variant!r}; allowed: {', '.join(map(repr, allowed))}"
         )
     return variant
+
+
+def forwards_to(target):
+    """Decorator for a builder that passes `**kwargs` on to `target` (`_resnet`, `_vgg`, ...).
+
+    The builder gets its whole signature (its own arguments, then `target`'s keyword-only ones:
+    `num_classes`, `input_shape`, ...) for `inspect.signature`, `help()` and IDE completion, and
+    `target`'s Args entries for those arguments appended to its docstring.
+    """
+
+    def decorate(builder):
+        own = [
+            p
+            for p in inspect.signature(builder).parameters.values()
+            if p.kind is not p.VAR_KEYWORD
+        ]
+        shared = [
+            p
+            for p in inspect.signature(target).parameters.values()
+            if p.kind is p.KEYWORD_ONLY and p.name not in {q.name for q in own}
+        ]
+        builder.__signature__ = inspect.Signature(own + shared)
+        entries = _args_entries(target.__doc__ or "")
+        lines = [entries[p.name] for p in shared if p.name in entries]
+        doc = (builder.__doc__ or "").rstrip()
+        builder.__doc__ = f"{doc}\n\n    Arguments every such builder takes:\n" + "\n".join(lines)
+        return builder
+
+    return decorate
+
+
+def _args_entries(doc):
+    """{name: its text} of the entries of a Google-style docstring's Args section."""
+    args = doc.split("Args:", 1)[1] if "Args:" in doc else ""
+    entries, current = {}, None
+    for line in args.splitlines():
+        found = re.match(r"^( {8})(\w+): ", line)
+        if found:
+            current = found.group(2)
+            entries[current] = line
+        elif current and line.startswith(" " * 12):
+            entries[current] += "\n" + line
+        elif line.strip():
+            current = None
+    return entries
+
+
+def check_dropout(network, rate):
+    """Return the dropout `rate` as a float if it is a number in [0, 1), else raise a ValueError."""
+    return check_range(network, "dropout", rate, 0, 1, high_open=True)
 
 
 def check_common_args(network, *, num_classes, include_top, pooling, weights):
@@ -138,12 +192,14 @@ def classifier_head(x, *, include_top, pooling, num_classes, classifier_activati
     return chain(x, global_pooling(pooling))
 
 
-def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model):
-    """Wrap the graph in a model named `name`, loading `weights` (a `.weights.h5` path) if given."""
+def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model, **options):
+    """Wrap the graph in a model named `name`, loading `weights` (a `.weights.h5` path) if given.
+
+    `options` go to `model_class` (e.g. `aux_loss_weight` of an `AuxiliaryOutputsModel`)."""
     inputs = keras.utils.get_source_inputs(image)
     if len(inputs) == 1:  # a single input, not a one-element list: Keras then expects a plain array
         inputs = inputs[0]
-    model = model_class(inputs, outputs, name=name)
+    model = model_class(inputs, outputs, name=name, **options)
     if weights is not None:
         model.load_weights(weights)
     return model

@@ -22,12 +22,14 @@ from kcnn.layers import LocalResponseNormalization
 from kcnn.models._common import (
     chain,
     check_common_args,
+    check_dropout,
     check_variant,
     classifier_head,
     finish_model,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import torchvision_weights
 
 AlexNetVariant = collections.namedtuple(
@@ -83,6 +85,16 @@ ALEXNET_DECLARATIONS = {
         weights=(torchvision_weights("alexnet-owt-7be5be79.pth", 56.522, 79.066),),
     ),
     "cifar": VariantSpec((32, 32, 3), 29, "the project's source notes (spec 16)"),
+}
+# Feature stages (layer, stride, channels): the paper's LRN outputs, then conv5 and pool5.
+_TORCHVISION_STAGES = [("conv1", 4, 64), ("conv2", 8, 192), ("conv5", 16, 256), ("pool5", 32, 256)]
+ALEXNET_DECLARATIONS = {
+    "paper": with_stages(
+        ALEXNET_DECLARATIONS["paper"],
+        [("norm1", 4, 96), ("norm2", 8, 256), ("conv5", 16, 256), ("pool5", 32, 256)],
+    ),
+    "torchvision": with_stages(ALEXNET_DECLARATIONS["torchvision"], _TORCHVISION_STAGES),
+    "cifar": with_stages(ALEXNET_DECLARATIONS["cifar"], _TORCHVISION_STAGES),
 }
 
 # The paper's LRN setting (section 3.3): k=2, n=5 (depth_radius 2), alpha=1e-4, beta=0.75.
@@ -206,15 +218,7 @@ def alexnet(
                 f"received dropout={dropout!r}"
             )
     else:
-        dropout = 0.5 if dropout is None else dropout
-        if (
-            isinstance(dropout, bool)
-            or not isinstance(dropout, (int, float))
-            or not 0 <= dropout < 1
-        ):
-            raise ValueError(
-                f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}"
-            )
+        dropout = check_dropout(network, 0.5 if dropout is None else dropout)
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )

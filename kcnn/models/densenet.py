@@ -19,9 +19,11 @@ from kcnn.models._common import (
     check_variant,
     classifier_head,
     finish_model,
+    forwards_to,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 DenseNetConfig = collections.namedtuple("DenseNetConfig", "growth_rate block_sizes init_features")
@@ -107,6 +109,39 @@ DENSENET_DECLARATIONS = {
     ),
 }
 DENSENET_BC_VARIANT = VariantSpec((32, 32, 3), 4, "Huang et al. 2017, section 4.2")
+
+
+def densenet_stages(config, stride):
+    """Feature stages (layer, stride, channels): dense blocks `conv2`.. (each transition halves
+    the channels), the last one through `relu`; the first at `stride`, doubling."""
+    channels, stages = config.init_features, []
+    for b, layers in enumerate(config.block_sizes):
+        channels += layers * config.growth_rate
+        stages.append((f"conv{b + 2}", stride * 2**b, channels))
+        channels //= 2
+    stages[-1] = ("relu", *stages[-1][1:])
+    return stages
+
+
+def _with_densenet_stages(network, table):
+    config = DENSENET_CONFIGS[network]
+    cifar = config._replace(init_features=2 * config.growth_rate)  # the CIFAR stem: 2k channels
+    stem = [("conv1_relu", 2, config.init_features)]
+    return {
+        key: with_stages(
+            v, densenet_stages(cifar, 1) if key == "cifar" else stem + densenet_stages(config, 4)
+        )
+        for key, v in table.items()
+    }
+
+
+DENSENET_DECLARATIONS = {
+    net: _with_densenet_stages(net, table) for net, table in DENSENET_DECLARATIONS.items()
+}
+# DenseNet-BC-100, k=12, the default; another depth or growth rate sizes its stages differently.
+DENSENET_BC_VARIANT = with_stages(
+    DENSENET_BC_VARIANT, densenet_stages(DenseNetConfig(12, (16, 16, 16), 24), 1)
+)
 
 
 def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):
@@ -243,6 +278,7 @@ _SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvisi
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet121"])
+@forwards_to(_densenet)
 def densenet121(*, variant="imagenet", **kwargs):
     """DenseNet-121 (k=32, blocks 6, 12, 24, 16), Huang et al. 2017.
 
@@ -259,6 +295,7 @@ def densenet121(*, variant="imagenet", **kwargs):
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet161"])
+@forwards_to(_densenet)
 def densenet161(*, variant="imagenet", **kwargs):
     """DenseNet-161 (k=48, 96 stem filters, blocks 6, 12, 36, 24), torchvision's densenet161.
 
@@ -275,6 +312,7 @@ def densenet161(*, variant="imagenet", **kwargs):
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet169"])
+@forwards_to(_densenet)
 def densenet169(*, variant="imagenet", **kwargs):
     """DenseNet-169 (k=32, blocks 6, 12, 32, 32), Huang et al. 2017.
 
@@ -290,6 +328,7 @@ def densenet169(*, variant="imagenet", **kwargs):
 
 
 @register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet201"])
+@forwards_to(_densenet)
 def densenet201(*, variant="imagenet", **kwargs):
     """DenseNet-201 (k=32, blocks 6, 12, 48, 32), Huang et al. 2017.
 
@@ -309,6 +348,7 @@ def densenet201(*, variant="imagenet", **kwargs):
     source="Huang et al. 2017, arXiv:1608.06993, section 4.2; liuzhuang13/DenseNet",
     variants=DENSENET_BC_VARIANT,
 )
+@forwards_to(_densenet)
 def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
     """DenseNet-BC for CIFAR (Huang et al. 2017, section 4.2 and Table 2).
 

@@ -19,23 +19,24 @@ The 7x7/2 stem convolution with padding 3 is `conv1_pad` plus a "valid" convolut
 keras.applications' ResNet (Keras' "same" would pad 2 before and 3 after).
 """
 
-import collections
+import dataclasses
 
 import keras
 
 from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.layers.inception import AuxiliaryClassifier, InceptionModule
 from kcnn.layers.normalization import LocalResponseNormalization
-from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, AuxiliaryOutputsModel
+from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, check_aux_loss_weight, finish_with_aux
 from kcnn.models._common import (
     chain,
     check_common_args,
+    check_dropout,
     check_variant,
     classifier_head,
-    finish_model,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import torchvision_weights
 
 # Paper Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); "pool3"/"pool4" are
@@ -55,28 +56,51 @@ GOOGLENET_MODULES = (
 )
 AUX_TAPS = {"inception4a": "aux1", "inception4d": "aux2"}
 
-GoogLeNetVariant = collections.namedtuple(
-    "GoogLeNetVariant",
-    "stem batch_norm conv_bias lrn five_by_five pool pool4 dropout bn_epsilon bn_momentum "
-    "aux_adaptive_pool",
-)
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class GoogLeNetVariant:
+    """What tells the three GoogLeNets apart (a row of `GOOGLENET_VARIANTS`)."""
+
+    stem: str = "imagenet"  # "imagenet": 7x7/2 conv, pools, 1x1 + 3x3 convs; "cifar": one 3x3 conv
+    batch_norm: bool = False  # conv -> BN -> ReLU everywhere (torchvision's BasicConv2d)
+    conv_bias: bool = True
+    lrn: bool = False  # LRN after pool1 and after conv2 (BVLC)
+    five_by_five: str = "5x5"  # an `InceptionModule` `five_by_five` option
+    pool: str = "ceil"  # the 3x3/2 max-pools: "ceil" (Caffe, torchvision) or "pad1" (CIFAR)
+    pool4: str = "ceil"  # the pool before inception5a: as `pool`, or "2x2" (torchvision)
+    dropout: float = 0.0  # before `predictions`
+    bn_epsilon: float = 1e-3
+    bn_momentum: float = 0.99
+    aux_adaptive_pool: bool = False  # the side heads' 4x4 adaptive average pool (torchvision)
+
+
 GOOGLENET_VARIANTS = {
     # BVLC Caffe GoogLeNet: conv biases, LRN after pool1 and conv2 (local_size 5, alpha 1e-4, k 1,
     # i.e. TF depth_radius 2, alpha 2e-5, bias 1), real 5x5, no BN, ceil-mode pools, dropout 0.4.
-    "paper": GoogLeNetVariant(
-        "imagenet", False, True, True, "5x5", "ceil", "ceil", 0.4, 1e-3, 0.99, False
-    ),
+    "paper": GoogLeNetVariant(lrn=True, dropout=0.4),
     # torchvision googlenet: BasicConv2d (conv without bias, BN eps 1e-3, torch momentum 0.1 = Keras
     # 0.9, ReLU), 3x3 in the "5x5" branch, no LRN, ceil-mode pools, maxpool4 2x2/2, dropout 0.2,
     # adaptive 4x4 pool in the aux heads.
     "torchvision": GoogLeNetVariant(
-        "imagenet", True, False, False, "3x3", "ceil", "2x2", 0.2, 1e-3, 0.9, True
+        batch_norm=True,
+        conv_bias=False,
+        five_by_five="3x3",
+        pool4="2x2",
+        dropout=0.2,
+        bn_momentum=0.9,
+        aux_adaptive_pool=True,
     ),
     # The project's notes (spec 16): 3x3 stem conv of 192 with bias, conv bias + BN (PyTorch's eps
     # 1e-5, momentum 0.1) everywhere, two 3x3 convs in the "5x5" branch, no stem pools, 3x3/2 pad-1
     # pools, no dropout.
     "cifar": GoogLeNetVariant(
-        "cifar", True, True, False, "double_3x3", "pad1", "pad1", 0.0, 1e-5, 0.9, False
+        stem="cifar",
+        batch_norm=True,
+        five_by_five="double_3x3",
+        pool="pad1",
+        pool4="pad1",
+        bn_epsilon=1e-5,
+        bn_momentum=0.9,
     ),
 }
 
@@ -91,6 +115,20 @@ GOOGLENET_DECLARATIONS = {
         weights=(torchvision_weights("googlenet-1378be20.pth", 69.778, 89.530, mode="tf"),),
     ),
     "cifar": VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)"),
+}
+# Feature stages (layer, stride, channels): the stem's last unit, then inception3b, 4e and 5b.
+_MODULE_STAGES = [("inception3b", 8, 480), ("inception4e", 16, 832), ("inception5b", 32, 1024)]
+GOOGLENET_DECLARATIONS = {
+    "paper": with_stages(
+        GOOGLENET_DECLARATIONS["paper"], [("conv1", 2, 64), ("norm2", 4, 192), *_MODULE_STAGES]
+    ),
+    "torchvision": with_stages(
+        GOOGLENET_DECLARATIONS["torchvision"],
+        [("conv1_relu", 2, 64), ("conv2_relu", 4, 192), *_MODULE_STAGES],
+    ),
+    "cifar": with_stages(  # no stem downsampling: strides 1, 2, 4
+        GOOGLENET_DECLARATIONS["cifar"], [(n, s // 8, c) for n, s, c in _MODULE_STAGES]
+    ),
 }
 
 
@@ -226,10 +264,8 @@ def googlenet(
     check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
     if aux_logits and not include_top:
         raise ValueError(f"`{network}`: aux_logits=True needs include_top=True (the side heads are classifiers)")
-    aux_loss_weight = _check_weight(network, aux_loss_weight)
-    rate = v.dropout if dropout is None else dropout
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
+    rate = check_dropout(network, v.dropout if dropout is None else dropout)
     image, x = image_input(
         network,
         input_shape=input_shape,
@@ -266,16 +302,6 @@ def googlenet(
         classifier_activation=classifier_activation,
         top=top,
     )
-    if aux_logits:
-        model = finish_model(image, [outputs, *aux], name=name or network, model_class=AuxiliaryOutputsModel)
-        model.aux_loss_weight = aux_loss_weight
-        if weights is not None:
-            model.load_weights(weights)
-        return model
-    return finish_model(image, outputs, name=name or network, weights=weights)
-
-
-def _check_weight(network, weight):
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or weight < 0:
-        raise ValueError(f"`{network}`: `aux_loss_weight` must be a non-negative number; received {weight!r}")
-    return float(weight)
+    return finish_with_aux(
+        image, outputs, aux, name=name or network, weights=weights, aux_loss_weight=aux_loss_weight
+    )

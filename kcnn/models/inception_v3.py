@@ -25,16 +25,17 @@ from kcnn.layers.inception import (
     InceptionReductionA,
     InceptionReductionB,
 )
-from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, AuxiliaryOutputsModel
+from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, check_aux_loss_weight, finish_with_aux
 from kcnn.models._common import (
     chain,
     check_common_args,
+    check_dropout,
     check_variant,
     classifier_head,
-    finish_model,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 # (name, block class, block arguments); torchvision's Mixed_5b..Mixed_7c in the same order.
@@ -60,10 +61,14 @@ InceptionV3Variant = collections.namedtuple(
 INCEPTION_V3_VARIANTS = {
     # keras.applications.InceptionV3: BN without gamma (scale=False), eps 1e-3, momentum 0.99,
     # average pools that ignore the padding, no dropout.
-    "keras": InceptionV3Variant(False, 1e-3, 0.99, False, 0.0),
+    "keras": InceptionV3Variant(
+        bn_scale=False, bn_epsilon=1e-3, bn_momentum=0.99, count_include_pad=False, dropout=0.0
+    ),
     # torchvision inception_v3: BN with gamma, eps 1e-3, torch momentum 0.1 (= Keras 0.9), average
     # pools that count the zero padding (count_include_pad), dropout 0.5 before the classifier.
-    "torchvision": InceptionV3Variant(True, 1e-3, 0.9, True, 0.5),
+    "torchvision": InceptionV3Variant(
+        bn_scale=True, bn_epsilon=1e-3, bn_momentum=0.9, count_include_pad=True, dropout=0.5
+    ),
 }
 
 # Declarations: 299x299x3, at least 75x75 (keras.applications' enforced minimum, also the
@@ -96,6 +101,17 @@ INCEPTION_V3_DECLARATIONS = {
             ),
         ),
     ),
+}
+# Feature stages (layer, stride, channels): the stem's two grids, then mixed2, mixed7, mixed10.
+_STAGES = [
+    ("conv_2b_3x3_relu", 2, 64),
+    ("conv_4a_3x3_relu", 4, 192),
+    ("mixed2", 8, 288),
+    ("mixed7", 16, 768),
+    ("mixed10", 32, 2048),
+]
+INCEPTION_V3_DECLARATIONS = {
+    key: with_stages(v, _STAGES) for key, v in INCEPTION_V3_DECLARATIONS.items()
 }
 
 
@@ -189,11 +205,8 @@ def inception_v3(
     check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
     if aux_logits and not include_top:
         raise ValueError(f"`{network}`: aux_logits=True needs include_top=True (the side head is a classifier)")
-    if isinstance(aux_loss_weight, bool) or not isinstance(aux_loss_weight, (int, float)) or aux_loss_weight < 0:
-        raise ValueError(f"`{network}`: `aux_loss_weight` must be a non-negative number; received {aux_loss_weight!r}")
-    rate = v.dropout if dropout is None else dropout
-    if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not 0 <= rate < 1:
-        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
+    rate = check_dropout(network, v.dropout if dropout is None else dropout)
     image, x = image_input(
         network,
         input_shape=input_shape,
@@ -202,11 +215,11 @@ def inception_v3(
         min_size=AUX_MIN_INPUT if aux_logits else INCEPTION_V3_DECLARATIONS[variant].min_input,
     )
     x = chain(x, stem(v))
-    aux = None
+    aux = []
     for layer in modules(v):
         x = layer(x)
         if aux_logits and layer.name == AUX_TAP:
-            aux = AuxiliaryClassifier(
+            head = AuxiliaryClassifier(
                 num_classes,
                 variant="inception_v3",
                 classifier_activation=classifier_activation,
@@ -214,7 +227,8 @@ def inception_v3(
                 bn_epsilon=v.bn_epsilon,
                 bn_momentum=v.bn_momentum,
                 name="aux",
-            )(x)
+            )
+            aux.append(head(x))
     top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
     if rate > 0:
         top.append(keras.layers.Dropout(rate, name="dropout"))
@@ -226,10 +240,6 @@ def inception_v3(
         classifier_activation=classifier_activation,
         top=top,
     )
-    if aux_logits:
-        model = finish_model(image, [outputs, aux], name=name or network, model_class=AuxiliaryOutputsModel)
-        model.aux_loss_weight = float(aux_loss_weight)
-        if weights is not None:
-            model.load_weights(weights)
-        return model
-    return finish_model(image, outputs, name=name or network, weights=weights)
+    return finish_with_aux(
+        image, outputs, aux, name=name or network, weights=weights, aux_loss_weight=aux_loss_weight
+    )

@@ -30,6 +30,7 @@ from kcnn.models._common import (
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 
 LeNetVariant = collections.namedtuple("LeNetVariant", "activation pooling c1_padding")
 
@@ -45,6 +46,11 @@ LENET_DECLARATIONS = {
     "modern": VariantSpec((32, 32, 1), 16, "LeNet-5 with ReLU and max-pooling"),
     "original": VariantSpec((32, 32, 1), 16, "LeCun et al. 1998, section II-B"),
     "d2l": VariantSpec((28, 28, 1), 12, "d2l lenet"),
+}
+# Feature stages (layer, stride, channels), the same in every variant.
+LENET_DECLARATIONS = {
+    key: with_stages(v, [("c1", 1, 6), ("c3", 2, 16), ("s4", 4, 16)])
+    for key, v in LENET_DECLARATIONS.items()
 }
 
 

@@ -10,10 +10,21 @@ Names: `nin{b}_conv`, `nin{b}_cccp1`, `nin{b}_cccp2`, `pool{b}`, `dropout`, `avg
 
 import keras
 
-from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_dropout,
+    classifier_head,
+    finish_model,
+    image_input,
+)
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 
-NIN_VARIANT = VariantSpec((224, 224, 3), 67, "d2l nin")  # the declaration
+NIN_VARIANT = with_stages(  # the declaration; stages: (layer, stride, channels)
+    VariantSpec((224, 224, 3), 67, "d2l nin"),
+    [("nin1_cccp2", 4, 96), ("nin2_cccp2", 8, 256), ("nin3_cccp2", 16, 384), ("pool3", 32, 384)],
+)
 
 # (filters, kernel, stride, padding) of each block's first convolution; None = num_classes.
 # d2l's paddings 0, 2, 1, 1 are 'valid' and, for the stride-1 5x5 and 3x3 kernels, 'same'.
@@ -81,8 +92,7 @@ def nin(
         name: the model's name (default "nin").
     """
     network = "nin"
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    dropout = check_dropout(network, dropout)
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )

@@ -22,9 +22,11 @@ from kcnn.models._common import (
     check_variant,
     classifier_head,
     finish_model,
+    forwards_to,
     image_input,
 )
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 ResNetStages = collections.namedtuple("ResNetStages", "block repeats")
@@ -113,11 +115,33 @@ RESNET_DECLARATIONS = {
 CIFAR_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2015, section 4.2")
 PREACT_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2016, KaimingHe/resnet-1k-layers")
 WIDE_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "Zagoruyko & Komodakis 2016")
+
+
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # block filters per stage (a bottleneck outputs 4x)
 
 # CIFAR ResNets (section 4.2): depth 6n + 2 with n basic blocks per stage on 16, 32, 64 filters.
 CIFAR_RESNET_DEPTHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
 CIFAR_WIDTHS = (16, 32, 64)
+
+
+def _stage_outputs(repeats, channels, stride):
+    """Feature stages (layer, stride, channels): each stage's last block, the stride doubling."""
+    pairs = enumerate(zip(repeats, channels))
+    return [(f"conv{s + 2}_block{r}", stride * 2**s, c) for s, (r, c) in pairs]
+
+
+def _imagenet_stages(network, variant):
+    stages = RESNET_STAGES[network]
+    widths = [w * (4 if stages.block == "bottleneck" else 1) for w in IMAGENET_WIDTHS]
+    if variant == "cifar":  # no stem downsampling
+        return _stage_outputs(stages.repeats, widths, 1)
+    return [("conv1_relu", 2, 64), *_stage_outputs(stages.repeats, widths, 4)]
+
+
+RESNET_DECLARATIONS = {
+    net: {key: with_stages(v, _imagenet_stages(net, key)) for key, v in table.items()}
+    for net, table in RESNET_DECLARATIONS.items()
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +157,8 @@ class ResNetLayout:
     shortcut: str = "auto"  # a ResidualBlock/BottleneckBlock `shortcut` option
     conv_bias: bool = False
     stride_on: str = "3x3"  # bottleneck only: where the stride sits
+    groups: int = 1  # bottleneck only: groups of the 3x3 convolution (ResNeXt's cardinality)
+    width_per_group: int = 64  # bottleneck only: torchvision's base_width (Wide ResNet-50: 128)
     bn_epsilon: float = 1e-5
     bn_momentum: float = 0.9
     kernel_initializer: str = "he_normal"
@@ -202,6 +228,8 @@ def resnet_stages(layout):
     }
     if layout.block == "bottleneck":
         options["stride_on"] = layout.stride_on
+        options["groups"] = layout.groups
+        options["width_per_group"] = layout.width_per_group
     layers = []
     for stage, (repeats, filters) in enumerate(zip(layout.repeats, layout.widths)):
         for b in range(repeats):
@@ -321,11 +349,69 @@ def _cifar_resnet(network, shortcut, kwargs):
     return _resnet(network, layout, CIFAR_RESNET_VARIANT, **kwargs)
 
 
+# ResNeXt and Wide ResNet-50/101: torchvision's layout only; its V1 and V2 weight sets.
+WIDER_DECLARATIONS = {
+    "resnext50_32x4d": _torchvision_resnet(
+        ("resnext50_32x4d-7cdf4587.pth", 77.618, 93.698),
+        ("resnext50_32x4d-1a0047aa.pth", 81.198, 95.340),
+    ),
+    "resnext101_32x8d": _torchvision_resnet(
+        ("resnext101_32x8d-8ba56ff5.pth", 79.312, 94.526),
+        ("resnext101_32x8d-110c445d.pth", 82.834, 96.228),
+    ),
+    # torchvision has one set, trained with its 2021 recipe (resize 232)
+    "resnext101_64x4d": VariantSpec(
+        (224, 224, 3),
+        1,
+        "torchvision resnet (v1.5: stride on the 3x3)",
+        (torchvision_weights("resnext101_64x4d-173b62eb.pth", 83.246, 96.454, resize=232),),
+    ),
+    "wide_resnet50_2": _torchvision_resnet(
+        ("wide_resnet50_2-95faca4d.pth", 78.468, 94.086),
+        ("wide_resnet50_2-9ba9bcbe.pth", 81.602, 95.758),
+    ),
+    "wide_resnet101_2": _torchvision_resnet(
+        ("wide_resnet101_2-32ee1156.pth", 78.848, 94.284),
+        ("wide_resnet101_2-d733dc28.pth", 82.510, 96.020),
+    ),
+}
+
+
+WIDER_DEPTHS = {"resnext50_32x4d": "resnet50", "wide_resnet50_2": "resnet50"}
+WIDER_DEPTHS |= {"resnext101_32x8d": "resnet101", "resnext101_64x4d": "resnet101"}
+WIDER_DEPTHS |= {"wide_resnet101_2": "resnet101"}
+WIDER_DECLARATIONS = {
+    net: with_stages(v, _imagenet_stages(WIDER_DEPTHS[net], "torchvision"))
+    for net, v in WIDER_DECLARATIONS.items()
+}
+CIFAR_RESNET_DECLARATIONS = {
+    net: with_stages(CIFAR_RESNET_VARIANT, _stage_outputs((n,) * 3, CIFAR_WIDTHS, 1))
+    for net, n in CIFAR_RESNET_DEPTHS.items()
+}
+PREACT_VARIANT = with_stages(
+    PREACT_VARIANT, [("conv2_block18", 1, 64), ("conv3_block18", 2, 128), ("post_relu", 4, 256)]
+)
+# WRN-28-10, the default; another depth or width names and sizes its stages differently.
+WIDE_RESNET_VARIANT = with_stages(
+    WIDE_RESNET_VARIANT, [("conv2_block4", 1, 160), ("conv3_block4", 2, 320), ("post_relu", 4, 640)]
+)
+
+
+def _wider_resnet(network, depth, kwargs, **block):
+    """ResNeXt and Wide ResNet-50/101: ResNet-50/101's torchvision layout with other bottlenecks."""
+    stages = RESNET_STAGES[depth]
+    layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **block)
+    return _resnet(network, layout, WIDER_DECLARATIONS[network], **kwargs)
+
+
 _SOURCE = "He et al. 2015, arXiv:1512.03385; torchvision and keras.applications resnet"
+_RESNEXT_SOURCE = "Xie et al. 2017, arXiv:1611.05431; torchvision resnext"
+_WIDE_SOURCE = "Zagoruyko & Komodakis 2016, arXiv:1605.07146; torchvision wide_resnet"
 _CIFAR_SOURCE = "He et al. 2015, arXiv:1512.03385, section 4.2; akamaster/pytorch_resnet_cifar10"
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet18"])
+@forwards_to(_resnet)
 def resnet18(*, variant="torchvision", **kwargs):
     """ResNet-18 (basic blocks 2, 2, 2, 2), He et al. 2015 Table 1.
 
@@ -341,6 +427,7 @@ def resnet18(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet34"])
+@forwards_to(_resnet)
 def resnet34(*, variant="torchvision", **kwargs):
     """ResNet-34 (basic blocks 3, 4, 6, 3), He et al. 2015 Table 1.
 
@@ -355,6 +442,7 @@ def resnet34(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet50"])
+@forwards_to(_resnet)
 def resnet50(*, variant="torchvision", **kwargs):
     """ResNet-50 (bottleneck blocks 3, 4, 6, 3), He et al. 2015 Table 1.
 
@@ -370,6 +458,7 @@ def resnet50(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet101"])
+@forwards_to(_resnet)
 def resnet101(*, variant="torchvision", **kwargs):
     """ResNet-101 (bottleneck blocks 3, 4, 23, 3), He et al. 2015 Table 1.
 
@@ -385,6 +474,7 @@ def resnet101(*, variant="torchvision", **kwargs):
 
 
 @register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet152"])
+@forwards_to(_resnet)
 def resnet152(*, variant="torchvision", **kwargs):
     """ResNet-152 (bottleneck blocks 3, 8, 36, 3), He et al. 2015 Table 1.
 
@@ -399,7 +489,55 @@ def resnet152(*, variant="torchvision", **kwargs):
     return _imagenet_resnet("resnet152", variant, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext50_32x4d"])
+@forwards_to(_resnet)
+def resnext50_32x4d(**kwargs):
+    """ResNeXt-50 32x4d: ResNet-50 whose 3x3 convolutions have 32 groups of 4 channels (x stage).
+
+    torchvision layout, 1000 classes: T 25,028,904."""
+    return _wider_resnet("resnext50_32x4d", "resnet50", kwargs, groups=32, width_per_group=4)
+
+
+@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_32x8d"])
+@forwards_to(_resnet)
+def resnext101_32x8d(**kwargs):
+    """ResNeXt-101 32x8d: ResNet-101 with 32 groups of 8 channels in its 3x3 convolutions.
+
+    torchvision layout, 1000 classes: T 88,791,336."""
+    return _wider_resnet("resnext101_32x8d", "resnet101", kwargs, groups=32, width_per_group=8)
+
+
+@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_64x4d"])
+@forwards_to(_resnet)
+def resnext101_64x4d(**kwargs):
+    """ResNeXt-101 64x4d: ResNet-101 with 64 groups of 4 channels in its 3x3 convolutions.
+
+    torchvision layout, 1000 classes: T 83,455,272."""
+    return _wider_resnet("resnext101_64x4d", "resnet101", kwargs, groups=64, width_per_group=4)
+
+
+@register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet50_2"])
+@forwards_to(_resnet)
+def wide_resnet50_2(**kwargs):
+    """Wide ResNet-50-2: ResNet-50 with twice as wide 1x1-3x3 bottleneck convolutions.
+
+    torchvision layout, 1000 classes: T 68,883,240."""
+    return _wider_resnet("wide_resnet50_2", "resnet50", kwargs, width_per_group=128)
+
+
+@register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet101_2"])
+@forwards_to(_resnet)
+def wide_resnet101_2(**kwargs):
+    """Wide ResNet-101-2: ResNet-101 with twice as wide 1x1-3x3 bottleneck convolutions.
+
+    torchvision layout, 1000 classes: T 126,886,696."""
+    return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
+
+
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet20"]
+)
+@forwards_to(_resnet)
 def resnet20(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
 
@@ -410,7 +548,10 @@ def resnet20(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet20", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet32"]
+)
+@forwards_to(_resnet)
 def resnet32(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
 
@@ -421,7 +562,10 @@ def resnet32(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet32", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet44"]
+)
+@forwards_to(_resnet)
 def resnet44(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
 
@@ -432,7 +576,10 @@ def resnet44(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet44", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet56"]
+)
+@forwards_to(_resnet)
 def resnet56(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
 
@@ -443,7 +590,10 @@ def resnet56(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet56", shortcut, kwargs)
 
 
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_VARIANT)
+@register(
+    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet110"]
+)
+@forwards_to(_resnet)
 def resnet110(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
 
@@ -459,6 +609,7 @@ def resnet110(*, shortcut="zero_pad", **kwargs):
     source="He et al. 2016, arXiv:1603.05027; KaimingHe/resnet-1k-layers",
     variants=PREACT_VARIANT,
 )
+@forwards_to(_resnet)
 def preact_resnet164(**kwargs):
     """Pre-activation ResNet-164 for CIFAR, He et al. 2016 ("Identity Mappings in Deep Residual Networks").
 
@@ -488,6 +639,7 @@ def preact_resnet164(**kwargs):
     source="Zagoruyko & Komodakis 2016, arXiv:1605.07146; szagoruyko/wide-residual-networks",
     variants=WIDE_RESNET_VARIANT,
 )
+@forwards_to(_resnet)
 def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
     """Wide ResNet WRN-depth-width for CIFAR, Zagoruyko & Komodakis 2016.
 

@@ -9,8 +9,12 @@ import keras
 
 from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 
-SIMPLE_CNN_VARIANT = VariantSpec((128, 128, 3), 10, "the tutorial CNN")  # the declaration
+SIMPLE_CNN_VARIANT = with_stages(  # the declaration; stages: (layer, stride, channels)
+    VariantSpec((128, 128, 3), 10, "the tutorial CNN"),
+    [("conv1", 1, 16), ("conv2", 2, 32), ("pool2", 4, 32)],
+)
 
 
 @register(

@@ -14,8 +14,17 @@ convolution, BN with torch's eps 1e-5 and momentum 0.1 (Keras momentum 0.9).
 import keras
 
 from kcnn.layers.batch_norm import BatchNormalization
-from kcnn.models._common import chain, check_common_args, classifier_head, finish_model, image_input
+from kcnn.models._common import (
+    chain,
+    check_common_args,
+    check_dropout,
+    classifier_head,
+    finish_model,
+    forwards_to,
+    image_input,
+)
 from kcnn.models._registry import VariantSpec, register
+from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 FILTERS = (64, 128, 256, 512, 512)
@@ -130,8 +139,7 @@ def _vgg(
         weights: None, or a path to a `.weights.h5` file to load.
         name: the model's name (default: the network's, e.g. "vgg16").
     """
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"`{network}`: `dropout` must be a number in [0, 1); received {dropout!r}")
+    dropout = check_dropout(network, dropout)
     check_common_args(
         network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
     )
@@ -179,7 +187,16 @@ _SOURCE = (
 )
 
 
+# Feature stages (layer, stride, channels): the five block pools, every depth, with or without BN.
+_STAGES = [(f"block{b}_pool", 2**b, c) for b, c in enumerate(FILTERS, start=1)]
+VGG_DECLARATIONS = {
+    net: {bn: with_stages(v, _STAGES) for bn, v in table.items()}
+    for net, table in VGG_DECLARATIONS.items()
+}
+
+
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg11"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-11 (configuration A), Simonyan & Zisserman 2014.
 
@@ -195,6 +212,7 @@ def vgg11(*, batch_norm=False, dropout=0.5, **kwargs):
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg13"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-13 (configuration B), Simonyan & Zisserman 2014.
 
@@ -210,6 +228,7 @@ def vgg13(*, batch_norm=False, dropout=0.5, **kwargs):
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg16"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-16 (configuration D), Simonyan & Zisserman 2014.
 
@@ -226,6 +245,7 @@ def vgg16(*, batch_norm=False, dropout=0.5, **kwargs):
 
 
 @register(family="vgg", source=_SOURCE, variants=VGG_DECLARATIONS["vgg19"], selector="batch_norm")
+@forwards_to(_vgg)
 def vgg19(*, batch_norm=False, dropout=0.5, **kwargs):
     """VGG-19 (configuration E), Simonyan & Zisserman 2014.
 

@@ -1,11 +1,10 @@
 """DenseBlock and TransitionBlock: channel growth, compression, bottleneck width, concat order, and
-the composite-layer contract (paths, gradients, saving, config, mixed precision, argument errors)."""
+argument errors, and the layer contract (tests/layers/conftest.py)."""
 
 import keras
 import numpy as np
 import pytest
 
-import kcnn
 from kcnn.layers import DenseBlock, TransitionBlock
 
 RNG = np.random.default_rng(0)
@@ -145,22 +144,23 @@ def test_paths_cover_every_sublayer_once_with_its_input_width(order, identity_in
     assert len(path) == 3 * 6 and len({id(layer) for layer, _ in path}) == len(path)
     first_bns = [shape for layer, shape in path if layer.name.endswith("_0_bn")]
     assert [s[-1] for s in first_bns] == [c, c + k, c + 2 * k]
-    assert sum(layer.count_params() for layer, _ in path) == block.count_params()
 
 
-# === The composite-layer contract ===
+# === The layer contract (tests/layers/conftest.py) ===
 
 
-def test_gradients_reach_every_trainable_weight():
-    image = keras.Input((6, 6, 5))
-    x = DenseBlock(2, 4, dropout_rate=0.2, concat_order="prepend")(image)
-    model = keras.Model(image, TransitionBlock(0.5)(x))
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    before = [w.numpy() for w in model.trainable_weights]
-    model.train_on_batch(_images(5), np.ones((2, 3, 3, 6), "float32"))
-    assert len(before) == 2 * 6 + 3
-    for w, old in zip(model.trainable_weights, before):
-        assert not np.allclose(w.numpy(), old), w.path
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DenseBlock(
+            2, 4, bn_size=2, dropout_rate=0.2, bn_epsilon=1e-5, concat_order="prepend", name="d"
+        ),
+        lambda: TransitionBlock(0.25, bn_momentum=0.9, name="t"),
+    ],
+    ids=["dense", "transition"],
+)
+def test_layer_contract(check_layer, make):
+    check_layer(make, (6, 6, 8))
 
 
 def test_dropout_only_in_training():
@@ -172,50 +172,6 @@ def test_dropout_only_in_training():
 
     np.testing.assert_array_equal(run(False), run(False))
     assert not np.allclose(run(True), run(False))
-
-
-@pytest.mark.parametrize(
-    "block",
-    [
-        lambda: DenseBlock(
-            2, 4, bn_size=2, dropout_rate=0.2, bn_epsilon=1e-5, concat_order="prepend", name="d"
-        ),
-        lambda: TransitionBlock(0.25, bn_momentum=0.9, name="t"),
-    ],
-)
-def test_keras_round_trip_is_identical(block, tmp_path):
-    model = _model(block(), channels=8)
-    # give the BN statistics non-default values so that they are checked too
-    model.set_weights(
-        [w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()]
-    )
-    path = tmp_path / "dense.keras"
-    model.save(path)
-    loaded = kcnn.load_model(path)
-    x = _images(8)
-    np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(loaded(x))
-    )
-    assert type(loaded.layers[1]) is type(model.layers[1])
-    assert loaded.layers[1].get_config() == model.layers[1].get_config()
-
-
-@pytest.mark.parametrize(
-    "block",
-    [DenseBlock(3, 12, bn_size=2, dropout_rate=0.1, concat_order="prepend"), TransitionBlock(0.5)],
-)
-def test_get_config_is_the_constructor_arguments(block):
-    config = block.get_config()
-    again = type(block).from_config(config)
-    assert again.get_config() == config
-
-
-def test_mixed_float16_computes_in_float16_with_float32_variables(mixed_float16):
-    dense, transition = DenseBlock(2, 4), TransitionBlock()
-    out = transition(dense(_images(6)))
-    assert keras.backend.standardize_dtype(out.dtype) == "float16"
-    for layer in (dense, transition):
-        assert {w.dtype for w in layer.weights} == {"float32"}
 
 
 # === Argument errors ===

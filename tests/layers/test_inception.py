@@ -1,12 +1,11 @@
 """Inception blocks: GoogLeNet's module (3a exact, "5x5" branch options, BN/bias), the Inception v3
-modules (shapes, counts, creation order), the auxiliary heads (counts, float32 output), and the
-composite-layer contract (paths, gradients, saving, config, mixed precision, argument errors)."""
+modules (shapes, counts, creation order), the auxiliary heads (counts, float32 output), argument
+errors, and the layer contract (tests/layers/conftest.py)."""
 
 import keras
 import numpy as np
 import pytest
 
-import kcnn
 from kcnn.layers import (
     AuxiliaryClassifier,
     InceptionA,
@@ -223,7 +222,7 @@ def test_aux_googlenet_layers_and_dropout():
     ]  # fmt: skip
 
 
-# === Contract: paths, gradients, saving, config, mixed precision, errors ===
+# === The layer contract (tests/layers/conftest.py), then argument errors ===
 
 SMALL_BLOCKS = [
     (lambda: InceptionModule(4, 3, 5, 2, 3, 2), 8, 6),
@@ -233,73 +232,17 @@ SMALL_BLOCKS = [
     (lambda: InceptionB(8, bn_scale=False), 8, 6),
     (lambda: InceptionReductionB(), 8, 7),
     (lambda: InceptionC(), 8, 4),
-    (lambda: AuxiliaryClassifier(5, batch_norm=True, dropout=0.0), 8, 14),
-    (lambda: AuxiliaryClassifier(5, variant="inception_v3"), 8, 17),
+    # the side heads compute their logits in float32 under mixed precision, on purpose
+    (lambda: AuxiliaryClassifier(5, batch_norm=True, dropout=0.0), 8, 14, "float32"),
+    (lambda: AuxiliaryClassifier(5, variant="inception_v3"), 8, 17, "float32"),
 ]
 IDS = ["module", "module_bn_double", "A", "redA", "B", "redB", "C", "aux_googlenet", "aux_v3"]
 
 
-@pytest.mark.parametrize("make, channels, size", SMALL_BLOCKS, ids=IDS)
-def test_paths_cover_every_sublayer_once(make, channels, size):
-    block = make()
-    block.build((None, size, size, channels))
-    listed = [layer for path in block.paths((None, size, size, channels)) for layer, _ in path]
-    subs = list(block._flatten_layers(include_self=False, recursive=False))
-    assert len(listed) == len(set(map(id, listed))) == len(subs)
-    assert set(map(id, listed)) == set(map(id, subs))
-
-
-@pytest.mark.tf_only
-@pytest.mark.parametrize("make, channels, size", SMALL_BLOCKS[:1] + SMALL_BLOCKS[6:], ids=IDS[:1] + IDS[6:])
-def test_gradients_reach_every_trainable_weight(make, channels, size):
-    import tensorflow as tf
-
-    block = make()
-    x = tf.constant(_images(size, channels))
-    with tf.GradientTape() as tape:
-        loss = tf.reduce_sum(tf.square(block(x, training=True)))
-    grads = tape.gradient(loss, block.trainable_variables)
-    assert block.trainable_variables
-    assert all(g is not None and float(tf.reduce_sum(tf.abs(g))) > 0 for g in grads)
-
-
-# Saving is slow for the full-width v3 blocks: the GoogLeNet module, the v3 block with splits and
-# both side heads cover every code path.
-ROUND_TRIP = [1, 6, 7, 8]
-
-
-@pytest.mark.parametrize(
-    "make, channels, size", [SMALL_BLOCKS[i] for i in ROUND_TRIP], ids=[IDS[i] for i in ROUND_TRIP]
-)
-def test_keras_round_trip_identical(make, channels, size, tmp_path):
-    image = keras.Input((size, size, channels))
-    model = keras.Model(image, make()(image))
-    x = _images(size, channels)
-    path = tmp_path / "block.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)  # no custom_objects: registered under "kcnn"
-    np.testing.assert_array_equal(
-        keras.ops.convert_to_numpy(model(x)), keras.ops.convert_to_numpy(loaded(x))
-    )
-    assert type(loaded.layers[-1]) is type(model.layers[-1])
-    assert kcnn.load_model(path).count_params() == model.count_params()
-
-
-@pytest.mark.parametrize("make, channels, size", SMALL_BLOCKS, ids=IDS)
-def test_get_config_round_trip_is_idempotent(make, channels, size):
-    block = make()
-    config = block.get_config()
-    clone = type(block).from_config(config)
-    assert clone.get_config() == config
-    assert type(clone).from_config(clone.get_config()).get_config() == config
-
-
-@pytest.mark.parametrize("make, channels, size", [SMALL_BLOCKS[1], SMALL_BLOCKS[6]], ids=[IDS[1], IDS[6]])
-def test_mixed_float16(make, channels, size, mixed_float16):
-    block = make()
-    out = block(_images(size, channels))
-    assert keras.backend.standardize_dtype(out.dtype) == "float16"
-    assert all(keras.backend.standardize_dtype(w.dtype) == "float32" for w in block.weights)
+@pytest.mark.parametrize("case", SMALL_BLOCKS, ids=IDS)
+def test_layer_contract(check_layer, case):
+    make, channels, size, dtype = (*case, "float16")[:4]
+    check_layer(make, (size, size, channels), output_dtype=dtype)
 
 
 @pytest.mark.parametrize(

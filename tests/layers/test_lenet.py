@@ -1,6 +1,6 @@
 """LeNet-5's layers: Subsampling (S2/S4), PartialConv2D (C3's table, 1,516 parameters), the fixed
-EuclideanRBF output and the scaled tanh, with the layer contract (gradients, saving, config, mixed
-precision, argument errors)."""
+EuclideanRBF output and the scaled tanh, argument errors, and the layer contract
+(tests/layers/conftest.py)."""
 
 import keras
 import numpy as np
@@ -154,74 +154,21 @@ def test_rbf_random_centres_are_deterministic():
     np.testing.assert_array_equal(_np(layer.centres), a)
 
 
-# === The layer contract, over the three layers ===
-
-# name -> (factory of the layer, its input shape without the batch)
-CASES = {
-    "subsampling": (lambda **kw: Subsampling(activation=scaled_tanh, name="s2", **kw), (28, 28, 6)),
-    "partial_conv": (
-        lambda **kw: PartialConv2D(activation=scaled_tanh, name="c3", **kw),
-        (14, 14, 6),
-    ),
-    "rbf": (lambda **kw: EuclideanRBF(10, name="output", **kw), (84,)),
-}
+# === The layer contract (tests/layers/conftest.py), over the three layers ===
 
 
-def _model(case):
-    factory, shape = CASES[case]
-    image = keras.Input(shape)
-    if case == "rbf":  # a trainable layer in front, so that the gradient through the RBF is seen
-        x = keras.layers.Dense(84, activation=scaled_tanh, name="f6")(image)
-    else:
-        x = image
-    return keras.Model(image, factory()(x))
-
-
-def _batch(case):
-    return RNG.normal(size=(2, *CASES[case][1])).astype("float32")
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_gradients_reach_every_trainable_weight(case):
-    keras.utils.set_random_seed(0)  # fixed weights: the check must not depend on earlier tests
-    model = _model(case)
-    # A large step, so that every nonzero gradient moves its weight by far more than float32's
-    # rounding (with lr 0.01 the smallest C3 updates are about 1e-8).
-    model.compile(optimizer=keras.optimizers.SGD(1.0), loss="mse")
-    trainable = [w.numpy() for w in model.trainable_weights]
-    fixed = [w.numpy() for w in model.non_trainable_weights]
-    x = _batch(case)
-    model.train_on_batch(x, np.zeros_like(_np(model(x))))
-    assert trainable
-    for w, old in zip(model.trainable_weights, trainable):
-        assert np.all(w.numpy() != old), w.path  # every connected weight, every map
-    for w, old in zip(model.non_trainable_weights, fixed):
-        np.testing.assert_array_equal(w.numpy(), old)  # the RBF centres stay fixed
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_keras_round_trip_is_identical(case, tmp_path):
-    model = _model(case)
-    model.set_weights(
-        [w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()]
-    )
-    path = tmp_path / f"{case}.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    x = _batch(case)
-    np.testing.assert_array_equal(_np(model(x)), _np(loaded(x)))
-    layer = model.layers[-1]
-    assert (
-        type(loaded.layers[-1]) is type(layer)
-        and loaded.layers[-1].get_config() == layer.get_config()
-    )
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_get_config_is_the_constructor_arguments(case):
-    layer = CASES[case][0]()
-    config = layer.get_config()
-    assert type(layer).from_config(config).get_config() == config
+@pytest.mark.parametrize(
+    "make, input_shape",
+    [
+        (lambda: Subsampling(activation=scaled_tanh, name="s2"), (28, 28, 6)),
+        (lambda: PartialConv2D(activation=scaled_tanh, name="c3"), (14, 14, 6)),
+        (lambda: EuclideanRBF(10, name="output"), (84,)),
+    ],
+    ids=["subsampling", "partial_conv", "rbf"],
+)
+def test_layer_contract(check_layer, make, input_shape):
+    # every weight element is connected (C3's table included): no element may miss its gradient
+    check_layer(make, input_shape, every_element=True)
 
 
 def test_config_holds_the_table_and_options():
@@ -232,15 +179,6 @@ def test_config_holds_the_table_and_options():
         and config["use_bias"] is False
     )
     assert EuclideanRBF(7, centres="random", seed=5).get_config()["centres"] == "random"
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_mixed_float16_computes_in_float16_with_float32_variables(case, mixed_float16):
-    layer = CASES[case][0]()
-    out = layer(_batch(case))
-    assert keras.backend.standardize_dtype(out.dtype) == "float16"
-    assert {w.dtype for w in layer.weights} == {"float32"}
-    assert np.all(np.isfinite(_np(out)))
 
 
 def test_rbf_in_float32_under_mixed_precision(mixed_float16):

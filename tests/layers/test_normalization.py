@@ -1,11 +1,10 @@
 """LocalResponseNormalization: TensorFlow's op, the AlexNet paper's formula, PyTorch's mapping,
-float16 safety, and the layer contract (saving, config, mixed precision, argument errors)."""
+float16 safety, argument errors, and the layer contract (tests/layers/conftest.py)."""
 
 import keras
 import numpy as np
 import pytest
 
-import kcnn
 from kcnn.layers import LocalResponseNormalization
 
 RNG = np.random.default_rng(0)
@@ -126,49 +125,20 @@ def test_float16_input_with_large_values_stays_finite(mixed_float16):
     np.testing.assert_allclose(out, paper_lrn(x.astype("float32"), 2.0, 5, 1e-4, 0.75), rtol=2e-3)
 
 
-# === The layer contract ===
+# === The layer contract (tests/layers/conftest.py) ===
 
 
-def test_keras_round_trip_in_a_model(tmp_path):
-    image = keras.Input((5, 5, 8))
-    x = keras.layers.Conv2D(8, 3, padding="same", name="conv")(image)
-    model = keras.Model(image, LocalResponseNormalization(3, 1.0, 1e-3, 0.5, name="norm")(x))
-    path = tmp_path / "lrn.keras"
-    model.save(path)
-    loaded = keras.saving.load_model(path)
-    x = _activations(8, shape=(2, 5, 5))
-    np.testing.assert_array_equal(_np(model(x)), _np(loaded(x)))
-    assert loaded.get_layer("norm").get_config() == model.get_layer("norm").get_config()
-    assert kcnn.layers.LocalResponseNormalization is type(loaded.get_layer("norm"))
+def test_layer_contract(check_layer):
+    check_layer(lambda: LocalResponseNormalization(3, 1.0, 1e-3, 0.5, name="norm"), (5, 5, 8))
 
 
-def test_get_config_is_the_constructor_arguments():
+def test_config_holds_the_constructor_arguments():
     layer = LocalResponseNormalization(4, 1.5, 2e-4, 0.6, data_format="channels_first", name="n")
     config = layer.get_config()
     assert {k: config[k] for k in ("depth_radius", "bias", "alpha", "beta", "data_format")} == dict(
         depth_radius=4, bias=1.5, alpha=2e-4, beta=0.6, data_format="channels_first"
     )
-    assert LocalResponseNormalization.from_config(config).get_config() == config
-
-
-def test_output_shape_and_no_weights():
-    layer = LocalResponseNormalization()
-    assert layer.compute_output_shape((None, 13, 13, 256)) == (None, 13, 13, 256)
-    assert layer(_activations(4)).shape == (2, 4, 5, 4)
-    assert layer.weights == []
-
-
-def test_gradient_reaches_the_input():
-    # no weights of its own: check that it passes gradients to the layer before it
-    image = keras.Input((4, 4, 6))
-    model = keras.Model(
-        image, LocalResponseNormalization()(keras.layers.Conv2D(6, 1, name="conv")(image))
-    )
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    before = [w.numpy() for w in model.trainable_weights]
-    model.train_on_batch(_activations(6, shape=(2, 4, 4)), np.ones((2, 4, 4, 6), "float32"))
-    for w, old in zip(model.trainable_weights, before):
-        assert np.all(w.numpy() != old), w.path
+    assert LocalResponseNormalization(4).weights == []
 
 
 # === Argument errors ===

@@ -1,12 +1,11 @@
 """ResidualBlock, BottleneckBlock and ZeroPadShortcut: shapes, counts, the shortcut options,
-pre-activation ordering, stride placement, conv bias, and the composite-layer contract (paths,
-gradients, saving, config, mixed precision, argument errors)."""
+pre-activation ordering, stride placement, conv bias, argument errors, and the layer contract
+(tests/layers/conftest.py)."""
 
 import keras
 import numpy as np
 import pytest
 
-import kcnn
 from kcnn.layers import BottleneckBlock, ResidualBlock, ZeroPadShortcut
 
 RNG = np.random.default_rng(0)
@@ -102,8 +101,33 @@ def test_counts(make, input_shape, trainable, non_trainable):
     block = make()
     block.build(input_shape)
     assert _counts(block) == (trainable, non_trainable)
-    paths = block.paths(input_shape)
-    assert sum(layer.count_params() for path in paths for layer, _ in path) == block.count_params()
+
+
+@pytest.mark.parametrize(
+    "options, width, trainable",
+    [
+        # torchvision resnext50_32x4d layer1[0]: 1x1 64->128, 3x3 128->128 in 32 groups,
+        # 1x1 128->256, projection 64->256, four BNs
+        (dict(groups=32, width_per_group=4), 128, 8_192 + 4_608 + 32_768 + 16_384 + 2 * 768),
+        # torchvision wide_resnet50_2 layer1[0]: base_width 128 doubles the inner width
+        (dict(width_per_group=128), 128, 8_192 + 147_456 + 32_768 + 16_384 + 2 * 768),
+        # resnext101_64x4d: int(64 * 4 / 64) * 64 = 256
+        (dict(groups=64, width_per_group=4), 256, 16_384 + 9_216 + 65_536 + 16_384 + 2 * 1_024),
+    ],
+)
+def test_groups_and_width_per_group(options, width, trainable):
+    block = BottleneckBlock(64, **options)
+    block.build((None, 56, 56, 64))
+    conv2 = block.residual_layers[3]
+    assert (conv2.name, conv2.filters, conv2.groups) == ("2_conv", width, options.get("groups", 1))
+    assert _counts(block)[0] == trainable
+
+
+def test_block_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        ResidualBlock(8, 2)
+    with pytest.raises(TypeError):
+        BottleneckBlock(8, 2, 4)
 
 
 def test_wrn_28_10_group1_count():
@@ -347,34 +371,37 @@ def test_zero_pad_shortcut_cannot_drop_channels():
 # === The composite-layer contract ===
 
 
-def test_gradients_reach_every_trainable_weight():
-    # 16x16 input: the last block's BNs still see several values per channel (a BN over two values
-    # outputs +-1 whatever its input, which would stop the gradient)
-    image = keras.Input((16, 16, 4))
-    blocks = [
-        ResidualBlock(6, strides=2),
-        ResidualBlock(6, shortcut="projection", preactivation=True, dropout_rate=0.2),
-        BottleneckBlock(3, strides=2, stride_on="1x1", conv_bias=True, name="biased"),
-        BottleneckBlock(3, strides=2, preactivation=True),
-    ]
-    x = image
-    for block in blocks:
-        x = block(x)
-    model = keras.Model(image, x)
-    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="mse")
-    before = [_np(w) for w in model.trainable_weights]
-    model.train_on_batch(
-        _images(4, size=16, batch=4), RNG.normal(size=(4, 2, 2, 12)).astype("float32")
-    )
-    checked = 0
-    for w, old in zip(model.trainable_weights, before):
-        if w.path.startswith("biased/") and w.path.endswith("_conv/bias"):
+@pytest.mark.parametrize(
+    "make, input_shape, no_gradient",
+    [
+        (lambda: ResidualBlock(8, strides=2, shortcut="zero_pad", bn_momentum=0.99), (8, 8, 4), ()),
+        (lambda: ResidualBlock(8, strides=2, preactivation=True, dropout_rate=0.3), (8, 8, 4), ()),
+        (
+            lambda: BottleneckBlock(
+                4,
+                strides=2,
+                stride_on="1x1",
+                conv_bias=True,
+                bn_epsilon=1.001e-5,
+                kernel_initializer="glorot_uniform",
+            ),
+            (8, 8, 8),
             # BN in training mode subtracts the batch mean, so a conv bias just before a BN gets an
             # exactly zero gradient (the reason torchvision's ResNets have none).
-            continue
-        checked += 1
-        assert not np.allclose(_np(w), old), w.path
-    assert checked == len(model.trainable_weights) - 4
+            ("_conv/bias",),
+        ),
+        (
+            lambda: BottleneckBlock(2, expansion=2, shortcut="projection", preactivation=True),
+            (8, 8, 4),
+            (),
+        ),
+        (lambda: BottleneckBlock(8, strides=2, groups=4, width_per_group=16), (8, 8, 8), ()),
+        (lambda: ZeroPadShortcut(8, 2), (7, 7, 4), ()),
+    ],
+    ids=["zero_pad", "wrn", "keras_v1", "preact_projection", "grouped", "option_a"],
+)
+def test_layer_contract(check_layer, make, input_shape, no_gradient):
+    check_layer(make, input_shape, no_gradient=no_gradient)
 
 
 def test_dropout_only_in_training():
@@ -382,81 +409,6 @@ def test_dropout_only_in_training():
     x = _images(8)
     np.testing.assert_array_equal(_np(block(x, training=False)), _np(block(x, training=False)))
     assert not np.allclose(_np(block(x, training=True)), _np(block(x, training=False)))
-
-
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: ResidualBlock(8, strides=2, shortcut="zero_pad", bn_momentum=0.99, name="r"),
-        lambda: ResidualBlock(8, strides=2, preactivation=True, dropout_rate=0.3, name="w"),
-        lambda: BottleneckBlock(
-            4,
-            strides=2,
-            stride_on="1x1",
-            conv_bias=True,
-            bn_epsilon=1.001e-5,
-            kernel_initializer="glorot_uniform",
-        ),
-        lambda: BottleneckBlock(
-            2,
-            expansion=2,
-            shortcut="projection",
-            preactivation=True,
-            zero_init_residual=True,
-            name="b",
-        ),
-    ],
-)
-def test_keras_round_trip_is_identical(make, tmp_path):
-    image = keras.Input((6, 6, 4))
-    model = keras.Model(image, make()(image))
-    # non-default BN statistics, so that they are checked too
-    model.set_weights(
-        [w + RNG.uniform(0.1, 0.5, w.shape).astype("float32") for w in model.get_weights()]
-    )
-    path = tmp_path / "residual.keras"
-    model.save(path)
-    loaded = kcnn.load_model(path)
-    x = _images(4, size=6)
-    np.testing.assert_array_equal(_np(model(x)), _np(loaded(x)))
-    assert type(loaded.layers[1]) is type(model.layers[1])
-    assert loaded.layers[1].get_config() == model.layers[1].get_config()
-
-
-@pytest.mark.parametrize(
-    "layer",
-    [
-        ResidualBlock(
-            16,
-            zero_init_residual=True,
-            strides=2,
-            shortcut="zero_pad",
-            preactivation=True,
-            dropout_rate=0.1,
-            bn_epsilon=1e-3,
-        ),
-        BottleneckBlock(
-            8, expansion=2, stride_on="1x1", conv_bias=True, kernel_initializer="glorot_uniform"
-        ),
-        ZeroPadShortcut(32, 2),
-    ],
-)
-def test_get_config_is_the_constructor_arguments(layer):
-    config = layer.get_config()
-    again = type(layer).from_config(config)
-    assert again.get_config() == config
-
-
-def test_mixed_float16_computes_in_float16_with_float32_variables(mixed_float16):
-    blocks = [
-        ResidualBlock(8, strides=2, shortcut="zero_pad"),
-        BottleneckBlock(4, strides=2, preactivation=True),
-    ]
-    x = _images(4)
-    for block in blocks:
-        x = block(x)
-        assert keras.backend.standardize_dtype(x.dtype) == "float16"
-        assert {w.dtype for w in block.weights} == {"float32"}
 
 
 # === Argument errors ===
@@ -504,6 +456,8 @@ def test_mixed_float16_computes_in_float16_with_float32_variables(mixed_float16)
             dict(filters=8, stride_on="first"),
             "`stride_on` must be one of '3x3', '1x1'",
         ),
+        (BottleneckBlock, dict(filters=8, groups=0), "`groups` must be a positive integer"),
+        (BottleneckBlock, dict(filters=8, width_per_group=4), "leaves no channel"),
         (
             ZeroPadShortcut,
             dict(filters=8, strides=0),

@@ -170,6 +170,7 @@ def test_every_weight_set_is_complete_and_fits_its_variant():
                 assert weight_set.notop_url == weight_set.url.replace(".h5", "_notop.h5")
                 assert re.fullmatch(r"[0-9a-f]{32}", weight_set.file_hash)
                 assert re.fullmatch(r"[0-9a-f]{32}", weight_set.notop_hash)
-    # torchvision: alexnet, vgg x 8, googlenet, inception_v3, resnet x 5 (+3 V2), densenet x 4;
+    # torchvision: alexnet, vgg x 8, googlenet, inception_v3, resnet x 5 (+3 V2), densenet x 4,
+    # resnext50_32x4d/101_32x8d/101_64x4d and wide_resnet50_2/101_2 (+4 V2);
     # keras.applications: vgg16/19, resnet50/101/152, densenet121/169/201, inception_v3
-    assert count == 23 + 9
+    assert count == 23 + 9 + 9

@@ -73,6 +73,35 @@ def _np(x):
     return keras.ops.convert_to_numpy(x)
 
 
+# === ResNeXt and Wide ResNet-50/101 (torchvision layout) ===
+
+# trainable and Keras total at 1000 classes (torchvision's num_params for the first), and
+# torchvision's published GFLOPS (multiply-adds) at 224x224
+WIDER = {
+    "resnext50_32x4d": (25_028_904, 25_097_128, 4.23e9),
+    "resnext101_32x8d": (88_791_336, 88_994_216, 16.41e9),
+    "resnext101_64x4d": (83_455_272, 83_658_152, 15.46e9),
+    "wide_resnet50_2": (68_883_240, 68_951_464, 11.40e9),
+    "wide_resnet101_2": (126_886_696, 127_024_552, 22.75e9),
+}
+
+
+@pytest.mark.parametrize(
+    "name",
+    [n if n == "resnext50_32x4d" else pytest.param(n, marks=pytest.mark.slow) for n in WIDER],
+)
+def test_resnext_and_wide_resnet_counts_and_macs(name):
+    trainable, total, macs = WIDER[name]
+    model = kcnn.models.get(name)
+    assert counts(model) == (trainable, total)
+    assert kcnn.analysis.profile(model).totals.macs == pytest.approx(macs, rel=0.02)
+    # torchvision's layout and names: 3x3 convolutions in groups, widths int(64 * base / 64) * g
+    block = model.get_layer("conv2_block1")
+    conv = block.residual_layers[3]
+    assert (conv.name, conv.filters, conv.groups) == ("2_conv", block.width, block.groups)
+    keras.utils.clear_session(free_memory=False)
+
+
 # === Counts ===
 
 

@@ -4,6 +4,8 @@ Family files hold the facts (exact counts, equivalence with keras.applications);
 the shared behaviour, so a newly registered builder is tested without new test code.
 """
 
+import inspect
+
 import keras
 import numpy as np
 import pytest
@@ -16,12 +18,23 @@ FIXED_HEAD_SIZE = {"alexnet": 227, "simple_cnn": 128}
 # The deepest networks take 5-80 s each on the JAX CPU lane (an XLA compilation per op shape);
 # they are marked slow, which CI runs on the TensorFlow lane only.
 HEAVY_FAMILIES = ("densenet", "googlenet", "inception")
-HEAVY_NAMES = ("resnet101", "resnet152", "preact_resnet164", "wide_resnet")
+HEAVY_NAMES = (
+    "resnet101",
+    "resnet152",
+    "preact_resnet164",
+    "wide_resnet",
+    "resnext50_32x4d",
+    "wide_resnet50_2",
+)
+# Built by the code of resnext50_32x4d / wide_resnet50_2 with more blocks (40-65 s each here on
+# the TensorFlow lane); their counts and MACs are asserted in test_resnet.py.
+DEEPER_TWINS = ("resnext101_32x8d", "resnext101_64x4d", "wide_resnet101_2")
 REGISTRY = [
     pytest.param(n, marks=pytest.mark.slow)
     if kcnn.models.spec(n).family in HEAVY_FAMILIES or n in HEAVY_NAMES
     else n
     for n in kcnn.models.names()
+    if n not in DEEPER_TWINS
 ]
 
 
@@ -83,3 +96,27 @@ def test_rejects_too_small_input_and_bad_classes(name):
             kcnn.models.get(name, include_top=False, input_shape=too_small)
     with pytest.raises(ValueError, match=rf"`{name}`: `num_classes` must be a positive integer"):
         kcnn.models.get(name, num_classes=0)
+
+
+COMMON_ARGUMENTS = (
+    "num_classes",
+    "input_shape",
+    "include_top",
+    "pooling",
+    "classifier_activation",
+    "input_tensor",
+    "weights",
+    "name",
+)
+
+
+@pytest.mark.parametrize("name", kcnn.models.names())
+def test_builder_shows_its_whole_signature(name):
+    builder = getattr(kcnn.models, name)
+    parameters = inspect.signature(builder).parameters
+    assert not any(p.kind is p.VAR_KEYWORD for p in parameters.values()), f"{name} hides **kwargs"
+    assert set(COMMON_ARGUMENTS) <= set(parameters), name
+    assert all(p.kind is p.KEYWORD_ONLY for p in parameters.values()), name
+    doc = inspect.getdoc(builder)
+    for parameter in parameters:
+        assert f"{parameter}: " in doc, (name, parameter)

@@ -56,6 +56,9 @@ CASES = [
     Case("resnet50", "resnet50", {}, 65),
     Case("resnet101", "resnet101", {}, 65, slow=True),
     Case("resnet152", "resnet152", {}, 65, slow=True),
+    # grouped and widened bottlenecks; the -101 versions are the same code with more blocks
+    Case("resnext50_32x4d", "resnext50_32x4d", {}, 65, slow=True),
+    Case("wide_resnet50_2", "wide_resnet50_2", {}, 65, slow=True),
     Case("densenet121", "densenet121", TV, 67),
     Case("densenet161", "densenet161", TV, 67, slow=True),
     Case("densenet169", "densenet169", TV, 67, slow=True),
