@@ -25,7 +25,9 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 import warnings
 
@@ -294,7 +296,7 @@ def pretrained_preprocessing(config):
 # ----------------------------------------------------------------------------- data
 
 
-def load_data(plan):
+def load_data(plan, processes=1):
     """The Data of a run: train (augmented) and validation normalised for the network, test raw
     (0..255) for the saved model with its preprocessing."""
     import kcnn.data
@@ -321,7 +323,7 @@ def load_data(plan):
     val = None
     if val_split:
         val, _ = kcnn.data.load(config.dataset, val_split, config.batch_size, shuffle=False,
-                                **common)
+                                drop_remainder=processes > 1, **common)
     test, test_info = evaluation.load_test(config, plan.input_shape, config.batch_size)
 
     one_hot = train_info.soft_labels or config.label_smoothing > 0  # mixup/cutmix: soft labels
@@ -513,6 +515,7 @@ def collect_metrics(plan, rt, trained, scores):
         "xla": trained.xla,
         "distribute": rt.distribute,
         "replicas": rt.replicas,
+        "processes": rt.processes,
         "onednn": runtime.onednn_setting(),
         "seed": config.seed,
         "deterministic": config.deterministic,
@@ -527,6 +530,13 @@ def write_report(plan, rt, data, trained):
     the plots. Returns the RunResult."""
     config, run_dir = plan.config, plan.config.run_dir
     model = save_models(plan, data, trained.network)
+    if rt.processes > 1:
+        # Each process scores the whole test set alone, on its own copy of the saved model
+        # (a partial last batch cannot be split over the processes).
+        import kcnn
+
+        keras.distribution.set_distribution(None)
+        model = kcnn.load_model(os.path.join(run_dir, "model.keras"), compile=False)
     probs, labels = evaluation.predict(model, data.test)
     class_names = data.train_info.class_names
     scores = {**evaluation.scores(probs, labels, class_names), "examples": len(labels)}
@@ -564,7 +574,24 @@ def run(config=None, **kwargs):
 
 
 def _run(plan, rt):
-    data = load_data(plan)
+    if rt.process_id == 0:
+        return _run_here(plan, rt)
+    # Another process of a multi-process run: the same steps (saving a model is collective),
+    # into a temporary directory that starts from the chief's backup and is removed at the end.
+    scratch = tempfile.mkdtemp(prefix=f"kcnn-process{rt.process_id}-")
+    try:
+        backup = os.path.join(plan.config.run_dir, "backup")
+        if os.path.isdir(backup):
+            shutil.copytree(backup, os.path.join(scratch, "backup"))
+        config = dataclasses.replace(plan.config, run_dir=scratch)
+        result = _run_here(dataclasses.replace(plan, config=config), rt)
+        return dataclasses.replace(result, run_dir=None)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _run_here(plan, rt):
+    data = load_data(plan, rt.processes)
     network, fresh = build_model(plan, rt, data)
     initial_epoch = read_state(os.path.join(plan.config.run_dir, "backup")).get("epoch", 0)
     trained = Trained(network, fresh, plan_stages(plan.config), initial_epoch)

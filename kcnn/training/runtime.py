@@ -25,7 +25,10 @@ machines set `TF_CONFIG` on each worker (the standard cluster/task JSON); "auto"
 the same, and MirroredStrategy + XLA leaks memory, tensorflow/tensorflow#56423); "on" forces it.
 JAX backend: the trainer still needs TensorFlow for tf.data; "mirrored" (or "auto" with more
 than one accelerator) uses `keras.distribution.set_distribution(keras.distribution.DataParallel())`
-instead of a tf.distribute strategy.
+instead of a tf.distribute strategy. Several processes (machines) on JAX: set
+`KERAS_DISTRIBUTION_JOB_ADDRESSES` (the coordinator's host:port first), `_NUM_PROCESSES` and
+`_PROCESS_ID` on each (read by `keras.distribution.initialize`); "auto" then runs DataParallel
+over every process's devices, each process reading its share of each global batch.
 """
 
 import contextlib
@@ -48,6 +51,8 @@ class Runtime:
     jit_compile: bool
     distribute: str
     replicas: int
+    processes: int = 1
+    process_id: int = 0
     strategy: object = None
     previous_policy: str = "float32"
 
@@ -109,8 +114,43 @@ def choose_precision(asked, gpus):
     return "float32"
 
 
-def choose_distribution(asked, gpus):
+def process_count():
+    """The processes named by KERAS_DISTRIBUTION_NUM_PROCESSES on the JAX backend (1 if unset).
+
+    Raises:
+        ValueError: the variable is not a positive whole number.
+    """
+    text = os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "")
+    if keras.backend.backend() != "jax" or not text:
+        return 1
+    if not text.isdigit() or int(text) < 1:
+        raise ValueError(
+            f"KERAS_DISTRIBUTION_NUM_PROCESSES must be a positive whole number, not {text!r}"
+        )
+    return int(text)
+
+
+def start_processes():
+    """Join the JAX processes named by the KERAS_DISTRIBUTION_* variables (waits for all of
+    them); returns (processes, this process's id). Must run before JAX's first computation."""
+    if process_count() == 1:
+        return 1, 0
+    import jax
+
+    if not jax.distributed.is_initialized():
+        keras.distribution.initialize()
+    return jax.process_count(), jax.process_index()
+
+
+def choose_distribution(asked, gpus, processes=1):
     """"none", "mirrored" or "multi-worker" for `asked` on this machine."""
+    if processes > 1:
+        if asked == "none":
+            raise ValueError(
+                f"distribute none cannot run on the {processes} processes that "
+                "KERAS_DISTRIBUTION_NUM_PROCESSES names; use auto or unset the variable"
+            )
+        return "multi-worker"
     if asked != "auto":
         return asked
     tf_config = os.environ.get("TF_CONFIG")
@@ -154,11 +194,12 @@ def setup(config):
     """
     backend = keras.backend.backend()
     keras.utils.set_random_seed(config.seed)
+    processes, process_id = start_processes()
     if config.deterministic and backend == "tensorflow":
         _tf().config.experimental.enable_op_determinism()
     gpus = gpu_details()
     precision = choose_precision(config.precision, gpus)
-    distribute = choose_distribution(config.distribute, gpus)
+    distribute = choose_distribution(config.distribute, gpus, processes)
     jit = choose_jit_compile(config.jit_compile, gpus, distribute)
     previous = keras.config.dtype_policy().name
     keras.config.set_dtype_policy(precision)
@@ -182,6 +223,8 @@ def setup(config):
         jit_compile=jit,
         distribute=distribute,
         replicas=replicas,
+        processes=processes,
+        process_id=process_id,
         strategy=strategy,
         previous_policy=previous,
     )
