@@ -22,6 +22,7 @@ Run directory after a run:
 """
 
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -578,16 +579,28 @@ def _run(plan, rt):
         return _run_here(plan, rt)
     # Another process of a multi-process run: the same steps (saving a model is collective),
     # into a temporary directory that starts from the chief's backup and is removed at the end.
-    scratch = tempfile.mkdtemp(prefix=f"kcnn-process{rt.process_id}-")
+    scratch = scratch_dir(plan.config.run_dir, rt.process_id)
     try:
-        backup = os.path.join(plan.config.run_dir, "backup")
+        backup, log = (os.path.join(plan.config.run_dir, n) for n in ("backup", "log.csv"))
         if os.path.isdir(backup):
             shutil.copytree(backup, os.path.join(scratch, "backup"))
+            if os.path.exists(log):
+                shutil.copy(log, scratch)
         config = dataclasses.replace(plan.config, run_dir=scratch)
         result = _run_here(dataclasses.replace(plan, config=config), rt)
         return dataclasses.replace(result, run_dir=None)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
+
+
+def scratch_dir(run_dir, process_id):
+    """A fresh temporary run directory for process `process_id` of the run in `run_dir`; the same
+    name on every start, so a restart replaces what a killed process left behind."""
+    key = hashlib.sha1(os.path.abspath(run_dir).encode()).hexdigest()[:12]
+    path = os.path.join(tempfile.gettempdir(), f"kcnn-{key}-process{process_id}")
+    shutil.rmtree(path, ignore_errors=True)
+    os.makedirs(path)
+    return path
 
 
 def _run_here(plan, rt):

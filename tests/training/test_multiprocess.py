@@ -112,10 +112,12 @@ def test_killing_one_process_then_restarting_both_resumes_from_the_backup(tmp_pa
 
     outputs = finish(start_pair(run_dir, scratch, *args))
     for process_id, out in enumerate(outputs):
-        assert f"resuming {run_dir} after epoch" in out, f"process {process_id}:\n{out[-3000:]}"
+        assert "kcnn train: resuming " in out, f"process {process_id}:\n{out[-3000:]}"
+        assert "after 6 epochs" in out
     metrics = read_json(run_dir / "metrics.json")
     assert metrics["resumed_from_epoch"] >= backed_up and metrics["epochs"] == 6
     assert metrics["test_accuracy"] >= 0.9
     assert not (run_dir / "backup").exists()
-    assert not [p for p in scratch.iterdir() if p.name.startswith("kcnn-process")]
+    # The killed process's temporary run directory too (a killed TensorFlow leaves autograph's).
+    assert not [p for p in scratch.iterdir() if p.name.startswith("kcnn-")]
     assert os.path.exists(run_dir / "model.keras")
