@@ -115,17 +115,24 @@ def choose_precision(asked, gpus):
 
 
 def process_count():
-    """The processes named by KERAS_DISTRIBUTION_NUM_PROCESSES on the JAX backend (1 if unset).
+    """The processes named by KERAS_DISTRIBUTION_NUM_PROCESSES (1 if unset).
 
     Raises:
-        ValueError: the variable is not a positive whole number.
+        ValueError: the variable is not a positive whole number, or names several processes
+            on a backend other than JAX (each would train alone into the same run directory).
     """
     text = os.environ.get("KERAS_DISTRIBUTION_NUM_PROCESSES", "")
-    if keras.backend.backend() != "jax" or not text:
+    if not text:
         return 1
     if not text.isdigit() or int(text) < 1:
         raise ValueError(
             f"KERAS_DISTRIBUTION_NUM_PROCESSES must be a positive whole number, not {text!r}"
+        )
+    backend = keras.backend.backend()
+    if int(text) > 1 and backend != "jax":
+        raise ValueError(
+            f"KERAS_DISTRIBUTION_NUM_PROCESSES={text} needs the JAX backend (KERAS_BACKEND=jax); "
+            f"the {backend} backend trains on one machine only"
         )
     return int(text)
 

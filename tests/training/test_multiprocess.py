@@ -16,9 +16,8 @@ import time
 
 import pytest
 
+from kcnn.training import runtime
 from tests.training.conftest import read_json, subprocess_env
-
-pytestmark = [pytest.mark.slow, pytest.mark.tf_only]  # tf_only: the CI lane with tf.data
 
 DEADLINE_S = 240
 
@@ -64,6 +63,35 @@ def stop(pair):
         p.wait()
 
 
+@pytest.mark.parametrize("value", ["two", "0", "-1"])
+def test_a_bad_process_count_is_named(monkeypatch, value):
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", value)
+    with pytest.raises(ValueError, match=f"NUM_PROCESSES must be a positive whole number, not '{value}'"):
+        runtime.process_count()
+
+
+def test_several_processes_need_the_jax_backend(monkeypatch):
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "2")
+    monkeypatch.setattr(runtime.keras.backend, "backend", lambda: "tensorflow")
+    with pytest.raises(ValueError, match="NUM_PROCESSES=2 needs the JAX backend"):
+        runtime.process_count()
+    monkeypatch.setattr(runtime.keras.backend, "backend", lambda: "jax")
+    assert runtime.process_count() == 2
+    monkeypatch.setenv("KERAS_DISTRIBUTION_NUM_PROCESSES", "1")
+    monkeypatch.setattr(runtime.keras.backend, "backend", lambda: "tensorflow")
+    assert runtime.process_count() == 1
+
+
+def test_several_processes_choose_multi_worker_and_refuse_none():
+    assert runtime.choose_distribution("auto", [], processes=2) == "multi-worker"
+    assert runtime.choose_distribution("mirrored", [], processes=2) == "multi-worker"
+    assert runtime.choose_distribution("auto", [], processes=1) == "none"
+    with pytest.raises(ValueError, match="distribute none cannot run on the 2 processes"):
+        runtime.choose_distribution("none", [], processes=2)
+
+
+@pytest.mark.slow
+@pytest.mark.tf_only
 def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
     run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
     scratch.mkdir()
@@ -85,6 +113,8 @@ def test_two_processes_train_together_and_only_the_chief_writes(tmp_path):
         "log.csv", "metrics.json", "model.keras", "tensorboard"]
 
 
+@pytest.mark.slow
+@pytest.mark.tf_only
 def test_killing_one_process_then_restarting_both_resumes_from_the_backup(tmp_path):
     run_dir, scratch = tmp_path / "run", tmp_path / "scratch"
     scratch.mkdir()
