@@ -86,18 +86,47 @@ def gpu_details():
     return found
 
 
-def cpu_name():
-    """The CPU model name (from /proc/cpuinfo on Linux) and core count."""
-    name = platform.processor() or platform.machine()
+def cpu_info(path="/proc/cpuinfo"):
+    """The CPU as the kernel describes it: model name, family and model numbers, core count and
+    the instruction-set flags (a frozenset of /proc/cpuinfo's lower-case names, such as "avx2",
+    "avx512f", "avx512_bf16", "amx_bf16"; empty where there is no /proc/cpuinfo).
+
+    Returns:
+        {"model_name", "family", "model", "cores", "flags"}; family and model are ints or None.
+    """
+    fields = {}
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return f"{name} ({os.cpu_count()} cores)"
+
+    def number(key):
+        value = fields.get(key, "")
+        return int(value) if value.isdigit() else None
+
+    return {
+        "model_name": fields.get("model name") or platform.processor() or platform.machine(),
+        "family": number("cpu family"),
+        "model": number("model"),
+        "cores": os.cpu_count(),
+        "flags": frozenset(fields.get("flags", "").split()),
+    }
+
+
+def cpu_flags():
+    """This CPU's instruction-set flags (see `cpu_info`)."""
+    return cpu_info()["flags"]
+
+
+def cpu_name():
+    """The CPU model name (from /proc/cpuinfo on Linux) and core count."""
+    info = cpu_info()
+    return f"{info['model_name']} ({info['cores']} cores)"
 
 
 def choose_precision(asked, gpus):
@@ -192,16 +221,34 @@ def onednn_setting():
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
 
 
-def onednn_hint(rt):
-    """A line for a CPU run on TensorFlow without oneDNN asked for, else None.
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (None if it cannot tell).
+
+    TensorFlow decides once, at import: `TF_ENABLE_ONEDNN_OPTS` if set, otherwise its own
+    default, which is on for CPUs with AVX-512 VNNI/BF16 or AMX and off on plain AVX2 CPUs.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own answer
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def onednn_hint(rt, enabled=None):
+    """A line for a CPU run on TensorFlow where oneDNN is really off and was not asked off.
 
     Args:
         rt: the `Runtime` of the run.
+        enabled: whether oneDNN is on (default: `onednn_enabled()`).
     """
     if rt.backend != "tensorflow" or rt.gpus or onednn_setting() != "unset":
         return None
+    if enabled is None:
+        enabled = onednn_enabled()
+    if enabled is not False:  # TensorFlow turned it on by itself (AVX-512 VNNI/BF16, AMX)
+        return None
     return (
-        "kcnn train: TensorFlow was imported before kcnn, so its oneDNN CPU kernels stay at "
-        "TensorFlow's default (off on most AVX2 CPUs, about half the speed); import kcnn first "
-        "or set TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow starts"
+        "kcnn train: TensorFlow was imported before kcnn, and its oneDNN CPU kernels are off on "
+        "this CPU (about half the speed); import kcnn first or set TF_ENABLE_ONEDNN_OPTS=1 "
+        "before TensorFlow starts"
     )
