@@ -408,7 +408,7 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
         f"kcnn train: {config.model} on {config.dataset} {input_shape[0]}x{input_shape[1]}x"
         f"{input_shape[2]}, recipe {config.recipe} ({config.optimizer} lr {config.lr:g}, "
         f"{config.schedule}, wd {config.weight_decay:g}, batch {config.batch_size}, "
-        f"{config.epochs} epochs, augment {config.augment}), {rt.precision}, "
+        f"{config.epochs} epochs, augment {config.augment}), {rt.precision} ({rt.precision_reason}), "
         f"XLA {'on' if xla else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
         f"seed {config.seed}"
     )
@@ -484,6 +484,7 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
         "device": rt.device,
         "backend": rt.backend,
         "precision": rt.precision,
+        "precision_reason": rt.precision_reason,
         "xla": xla,
         "distribute": rt.distribute,
         "replicas": rt.replicas,

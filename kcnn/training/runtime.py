@@ -12,7 +12,11 @@ XLA (0.64, 0.24), Keras on JAX (0.24, 0.20) and bfloat16 (0.08) are slower on th
 equal and are kept.
 
 Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
-cores); float16 on older GPUs or on CPU is slower than float32. The policy is set before the
+cores); float16 on older GPUs or on CPU is slower than float32. On the CPU it picks
+mixed_bfloat16 only where the CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16, from its
+flags) and the CPU study measured bfloat16 faster for the model's family on such a CPU with the
+same accuracy (`BFLOAT16_FASTER_ON_CPU`); `Runtime.precision_reason` says which rule chose. The
+policy is set before the
 model is built, so kcnn's float32 `predictions` layer keeps the output in float32, and
 `compile()` wraps the optimizer in a LossScaleOptimizer for mixed_float16 (not needed for
 bfloat16).
@@ -50,6 +54,7 @@ class Runtime:
     replicas: int
     strategy: object = None
     previous_policy: str = "float32"
+    precision_reason: str = ""
 
     def scope(self):
         """The scope to build and compile the model in (the strategy's, or a no-op)."""
@@ -129,13 +134,53 @@ def cpu_name():
     return f"{info['model_name']} ({info['cores']} cores)"
 
 
-def choose_precision(asked, gpus):
-    """The dtype policy for `asked` ("auto" -> mixed_float16 on compute capability >= 7.0)."""
+# CPU flags that give bfloat16 arithmetic in hardware (oneDNN's bfloat16 convolutions and matrix
+# multiplies use them; without them bfloat16 is emulated: 0.08 of float32 on a Zen 3).
+BFLOAT16_CPU_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512_BF16"}
+# Model families whose training benchmarks/cpu_study.py measured faster in mixed_bfloat16 than
+# in float32 on CPUs with AVX512_BF16, and whose accuracy benchmarks/precision_accuracy.py found
+# equal within the seed-to-seed spread (benchmarks/README.md): family -> what was measured.
+BFLOAT16_FASTER_ON_CPU = {}
+
+
+def choose_precision(asked, gpus, family=None, flags=None, backend=None):
+    """The dtype policy for `asked` and why.
+
+    "auto": mixed_float16 on GPUs of compute capability >= 7.0; on the CPU (TensorFlow backend)
+    mixed_bfloat16 where the CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16, read from
+    its flags) and bfloat16 was measured faster for the model's family on such a CPU
+    (`BFLOAT16_FASTER_ON_CPU`); float32 otherwise. Anything but "auto" is used as given.
+
+    Args:
+        asked: "auto" or a Keras dtype policy name.
+        gpus: `gpu_details()`.
+        family: the model's family (`kcnn.models.spec(name).family`).
+        flags: the CPU's flags (default: `cpu_flags()`).
+        backend: the Keras backend (default: the current one).
+
+    Returns:
+        (policy name, reason): the reason is one short phrase for the start-up line and
+        metrics.json.
+    """
     if asked != "auto":
-        return asked
-    if gpus and all(cc is not None and tuple(cc) >= (7, 0) for _, cc in gpus):
-        return "mixed_float16"
-    return "float32"
+        return asked, f"--precision {asked}"
+    if gpus:
+        if all(cc is not None and tuple(cc) >= (7, 0) for _, cc in gpus):
+            return "mixed_float16", "auto: GPU with tensor cores (compute capability >= 7.0)"
+        return "float32", "auto: GPU without tensor cores (compute capability < 7.0)"
+    flags = cpu_flags() if flags is None else flags
+    found = [name for flag, name in BFLOAT16_CPU_FLAGS.items() if flag in flags]
+    if not found:
+        return "float32", "auto: the CPU has no bfloat16 instructions (AVX512_BF16, AMX-BF16)"
+    have = "/".join(found)
+    if (backend or keras.backend.backend()) != "tensorflow":
+        return "float32", f"auto: CPU with {have}, bfloat16 measured on TensorFlow only"
+    measured = BFLOAT16_FASTER_ON_CPU.get(family)
+    if measured is None:
+        return "float32", (
+            f"auto: CPU with {have}, but bfloat16 not measured faster for {family} networks"
+        )
+    return "mixed_bfloat16", f"auto: CPU with {have}, {measured}"
 
 
 def choose_distribution(asked, gpus):
@@ -186,7 +231,11 @@ def setup(config):
     if config.deterministic and backend == "tensorflow":
         _tf().config.experimental.enable_op_determinism()
     gpus = gpu_details()
-    precision = choose_precision(config.precision, gpus)
+    import kcnn.models
+
+    precision, precision_reason = choose_precision(
+        config.precision, gpus, family=kcnn.models.spec(config.model).family, backend=backend
+    )
     distribute = choose_distribution(config.distribute, gpus)
     jit = choose_jit_compile(config.jit_compile, gpus, distribute)
     previous = keras.config.dtype_policy().name
@@ -213,6 +262,7 @@ def setup(config):
         replicas=replicas,
         strategy=strategy,
         previous_policy=previous,
+        precision_reason=precision_reason,
     )
 
 
