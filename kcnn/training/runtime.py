@@ -23,9 +23,10 @@ bfloat16).
 
 Distribution. TensorFlow backend: `tf.distribute.MirroredStrategy` over all local GPUs ("auto"
 chooses it when there is more than one GPU; "mirrored" on a CPU-only machine mirrors over the
-logical CPU devices, which is how the tests run it). The batch size is global. For several
-machines set `TF_CONFIG` on each worker (the standard cluster/task JSON); "auto" then uses
-`tf.distribute.MultiWorkerMirroredStrategy`. XLA "auto" stays off under a strategy (Keras does
+logical CPU devices, which is how the tests run it). The batch size is global. Several machines
+(`TF_CONFIG` naming more than one task) are refused with a clear error: Keras 3's Model.fit does
+not work under `tf.distribute.MultiWorkerMirroredStrategy` (keras-team/keras#20585; shown on two
+workers over loopback by tests/training/test_multiworker.py). XLA "auto" stays off under a strategy (Keras does
 the same, and MirroredStrategy + XLA leaks memory, tensorflow/tensorflow#56423); "on" forces it.
 JAX backend: the trainer still needs TensorFlow for tf.data; "mirrored" (or "auto" with more
 than one accelerator) uses `keras.distribution.set_distribution(keras.distribution.DataParallel())`
@@ -183,15 +184,48 @@ def choose_precision(asked, gpus, family=None, flags=None, backend=None):
     return "mixed_bfloat16", f"auto: CPU with {have}, {measured}"
 
 
+# Keras 3's TensorFlow trainer cannot fit under tf.distribute.MultiWorkerMirroredStrategy: the
+# symbolic build before the first step reduces the distributed input batch and fails, and with
+# that step skipped the metrics' reduction fails next (keras-team/keras#20585, open; checked with
+# Keras 3.15.1 and TensorFlow 2.21 on two workers over loopback, tests/training/test_multiworker.py).
+MULTI_WORKER_UNSUPPORTED = (
+    "TF_CONFIG names {tasks} tasks, but Keras 3 cannot train with TensorFlow's "
+    "MultiWorkerMirroredStrategy (Model.fit fails: keras-team/keras#20585, Keras {keras}); unset "
+    "TF_CONFIG to train on this machine alone"
+)
+
+
+def cluster_size(tf_config=None):
+    """The number of tasks in `TF_CONFIG` (the environment's by default; 0 when unset).
+
+    Raises:
+        ValueError: TF_CONFIG is not the cluster/task JSON TensorFlow expects.
+    """
+    text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not text.strip():
+        return 0
+    try:
+        cluster = json.loads(text).get("cluster", {})
+        return sum(len(tasks) for tasks in cluster.values())
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        raise ValueError(
+            f"TF_CONFIG is not TensorFlow's cluster JSON ({{\"cluster\": {{\"worker\": [...]}}, "
+            f"\"task\": {{...}}}}): {text[:80]!r}"
+        ) from None
+
+
 def choose_distribution(asked, gpus):
-    """"none", "mirrored" or "multi-worker" for `asked` on this machine."""
+    """"none" or "mirrored" for `asked` on this machine.
+
+    Raises:
+        ValueError: `TF_CONFIG` names a cluster of several tasks on the TensorFlow backend
+            (multi-worker training does not work in Keras 3; see MULTI_WORKER_UNSUPPORTED).
+    """
+    tasks = cluster_size()
+    if tasks > 1 and keras.backend.backend() == "tensorflow" and asked != "none":
+        raise ValueError(MULTI_WORKER_UNSUPPORTED.format(tasks=tasks, keras=keras.__version__))
     if asked != "auto":
         return asked
-    tf_config = os.environ.get("TF_CONFIG")
-    if tf_config and keras.backend.backend() == "tensorflow":
-        cluster = json.loads(tf_config).get("cluster", {})
-        if sum(len(v) for v in cluster.values()) > 1:
-            return "multi-worker"
     return "mirrored" if len(gpus) > 1 else "none"
 
 
@@ -213,8 +247,6 @@ def make_strategy(distribute):
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         return None
     tf = _tf()
-    if distribute == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
