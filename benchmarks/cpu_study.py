@@ -35,7 +35,7 @@ WORKLOADS = {  # name: (kcnn model, keras.applications class or None, input size
     "lenet5": ("lenet5", None, 32, 64),
 }
 CHANNELS = {"lenet5": 1}  # input channels where not 3
-PEAK_SIZE = 4096  # the GEMM that measures the peak: PEAK_SIZE x PEAK_SIZE x PEAK_SIZE
+PEAK_SIZE = 4096  # the GEMM that measures the peak: n x n times n x n
 # name: (what it changes, settings); settings not given keep the defaults above.
 CONFIGS = {
     "default": ("kcnn's defaults", {}),
@@ -84,10 +84,11 @@ def parse_args(argv=None):
     parser.add_argument("--steps", type=int, default=5, help="timed steps per repeat")
     parser.add_argument("--repeats", type=int, default=2, help="repeats within one process")
     parser.add_argument("--peak-repeats", type=int, default=5, help="GEMMs per peak measurement")
+    parser.add_argument("--peak-size", type=int, default=PEAK_SIZE, help="n of the n x n GEMM")
     parser.add_argument("--no-peak", action="store_true", help="skip the GEMM peak")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--child", nargs=2, metavar=("WORKLOAD", "CONFIG"), help=argparse.SUPPRESS)
-    parser.add_argument("--peak-child", metavar="DTYPE", help=argparse.SUPPRESS)
+    parser.add_argument("--peak-child", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -96,16 +97,16 @@ def applies(workload, config):
     return CONFIGS[config][1].get("source") != "keras.applications" or WORKLOADS[workload][1]
 
 
-def measure_peak(dtype, repeats):
-    """FLOP/s of the best of `repeats` PEAK_SIZE^3 matrix multiplies in TensorFlow (this process).
+def measure_peak(dtype, repeats, size=PEAK_SIZE):
+    """FLOP/s of the best of `repeats` size x size matrix multiplies in TensorFlow (this process).
 
-    2 x PEAK_SIZE^3 floating-point operations each; inputs in `dtype` ("float32" or "bfloat16"),
+    2 x size^3 floating-point operations each; inputs in `dtype` ("float32" or "bfloat16"),
     the product in the same type, as the layers compute under that precision.
     """
     import tensorflow as tf
 
-    a = tf.random.normal((PEAK_SIZE, PEAK_SIZE), dtype="float32")
-    b = tf.random.normal((PEAK_SIZE, PEAK_SIZE), dtype="float32")
+    a = tf.random.normal((size, size), dtype="float32")
+    b = tf.random.normal((size, size), dtype="float32")
     a, b = tf.cast(a, dtype), tf.cast(b, dtype)
     matmul = tf.function(lambda x, y: tf.matmul(x, y))
     matmul(a, b).numpy()  # warm-up: tracing and oneDNN's kernel selection
@@ -114,7 +115,7 @@ def measure_peak(dtype, repeats):
         start = time.perf_counter()
         matmul(a, b).numpy()
         best = min(best, time.perf_counter() - start)
-    return 2 * PEAK_SIZE**3 / best
+    return 2 * size**3 / best
 
 
 def training_flops_per_image(kcnn, model):
@@ -176,10 +177,11 @@ def spawn(workload, config, args):
                    str(args.steps), "--repeats", str(args.repeats)], env)
 
 
-def spawn_peak(dtype, args):
-    """Measure the GEMM peak in `dtype` in a fresh process (oneDNN on, kcnn's default)."""
+def spawn_peak(args):
+    """Measure the GEMM peaks (float32, then bfloat16) in a fresh process (oneDNN on)."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_ENABLE_ONEDNN_OPTS="1")
-    return _child(["--peak-child", dtype, "--peak-repeats", str(args.peak_repeats)], env)
+    return _child(["--peak-child", "--peak-repeats", str(args.peak_repeats),
+                   "--peak-size", str(args.peak_size)], env)
 
 
 def _child(arguments, env):
@@ -205,19 +207,21 @@ def main(argv=None):
         print(json.dumps(run_child(*args.child, args.warmup, args.steps, args.repeats)))
         return 0
     if args.peak_child:
-        print(json.dumps({"flops_per_s": measure_peak(args.peak_child, args.peak_repeats)}))
+        print(json.dumps({dtype: measure_peak(dtype, args.peak_repeats, args.peak_size)
+                          for dtype in ("float32", "bfloat16")}))
         return 0
     print(f"{machine.label()}, load average {machine.load_average()}", flush=True)
     peaks = {} if args.no_peak else {"float32": [], "bfloat16": []}
     samples, loads, flops, errors = {}, {}, {}, {}
 
     def measure_peaks(when):
+        if not peaks:
+            return
+        outcome = spawn_peak(args)
         for dtype, values in peaks.items():
-            outcome = spawn_peak(dtype, args)
-            if "error" not in outcome:
-                values.append(outcome["flops_per_s"])
-            print(json.dumps({"peak": dtype, "when": when, **outcome}), file=sys.stderr,
-                  flush=True)
+            if dtype in outcome:
+                values.append(outcome[dtype])
+        print(json.dumps({"peak": when, **outcome}), file=sys.stderr, flush=True)
 
     measure_peaks("before")
     for round_index in range(args.rounds):
@@ -263,20 +267,20 @@ def main(argv=None):
                     "error": errors.get(key),
                 }
             )
-    print(peak_table(peaks))
+    print(peak_table(peaks, args.peak_size))
     print(markdown_table(results))
     if args.json:
         environment = {**machine.describe(), "command": " ".join(sys.argv)}
-        report = {"environment": environment, "peak_gemm": {"size": PEAK_SIZE, "flops_per_s": peak,
-                                                             "samples": peaks},
+        report = {"environment": environment,
+                  "peak_gemm": {"size": args.peak_size, "flops_per_s": peak, "samples": peaks},
                   "results": results}
         with open(args.json, "w") as handle:
             json.dump(report, handle, indent=2)
     return 0
 
 
-def peak_table(peaks):
-    lines = [f"| GEMM {PEAK_SIZE}x{PEAK_SIZE} | best GFLOP/s | samples |", "|---|---:|---|"]
+def peak_table(peaks, size):
+    lines = [f"| GEMM {size}x{size} | best GFLOP/s | samples |", "|---|---:|---|"]
     for dtype, values in peaks.items():
         if values:
             shown = ", ".join(f"{v / 1e9:.0f}" for v in values)

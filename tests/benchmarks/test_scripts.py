@@ -88,11 +88,22 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
 
 
 def test_cpu_study_measures_each_configuration_in_its_own_process(tmp_path):
-    arguments = f"--workloads resnet20 --configs default keras-batchnorm --rounds 1 {QUICK}"
-    results = _report(tmp_path, "cpu_study", arguments)["results"]
+    arguments = (f"--workloads resnet20 --configs default keras-batchnorm --rounds 1 {QUICK} "
+                 "--peak-size 256 --peak-repeats 1")
+    report = _report(tmp_path, "cpu_study", arguments)
+    results = report["results"]
     assert [r["config"] for r in results] == ["default", "keras-batchnorm"]
     assert all(r["error"] is None and r["images_per_s"] > 0 for r in results)
     assert results[0]["ratio_to_default"] == 1.0
+    # 3 x forward MACs x 2 per image: ResNet-20's 40,551,040 MACs (kcnn.analysis)
+    assert all(r["training_flops_per_image"] == 6 * 40_551_040 for r in results)
+    peak = report["peak_gemm"]["flops_per_s"]["float32"]
+    for r in results:
+        assert r["achieved_flops_per_s"] == pytest.approx(
+            r["images_per_s"] * r["training_flops_per_image"])
+        assert r["fraction_of_peak"] == pytest.approx(r["achieved_flops_per_s"] / peak)
+    assert isinstance(report["environment"]["cpu"]["flags"]["AVX2"], bool)
+    assert all(len(r["load_averages"]) == 1 for r in results)
 
 
 def test_cpu_study_skips_configurations_a_workload_cannot_run():
@@ -142,3 +153,30 @@ def test_graph_ops_finds_vgg16_dropouts_and_identical_inference_graphs(capsys):
     assert (
         inference == "vgg16 inference: kcnn 162 operations, keras.applications 162; differing: none"
     )
+
+
+@pytest.mark.slow
+def test_batchnorm_rounding_is_zero_without_the_fused_kernel(tmp_path):
+    """The figure behind the README's "equal up to float32 rounding in training"."""
+    report = _report(tmp_path, "batchnorm_rounding",
+                     "--model resnet50 --input-size 32 --batch-size 2")
+    rows = {(r["a"], r["b"]): r for r in report["results"]}
+    assert rows[("kcnn_keras_batchnorm", "keras_applications")]["max_relative"] == 0.0
+    for pair in (("kcnn", "keras_applications"), ("kcnn", "float64"),
+                 ("keras_applications", "float64")):
+        assert 0.0 < rows[pair]["max_relative"] < 1e-2
+
+
+def test_machine_names_the_cpu_and_versions():
+    machine = _script("machine")
+    described = machine.describe()
+    assert set(described["cpu"]["flags"]) == set(machine.SIMD_FLAGS.values())
+    assert described["versions"]["keras"] and described["versions"]["tensorflow"]
+    cpu = {"model_name": "X", "family": 25, "model": 17, "cores": 2,
+           "flags": {name: name in ("AVX2", "AVX-512F", "AVX512_BF16")
+                     for name in machine.SIMD_FLAGS.values()}}
+    assert machine.label(cpu) == (
+        "X (family 25 model 17, 2 cores; AVX2, AVX-512F, AVX512_BF16, no AMX)"
+    )
+    cpu["flags"] = {name: name == "AVX2" for name in machine.SIMD_FLAGS.values()}
+    assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, no AVX-512, no AMX)"
