@@ -142,9 +142,10 @@ BFLOAT16_CPU_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512_BF16"}
 # in float32 on CPUs with AVX512_BF16, and whose accuracy benchmarks/precision_accuracy.py found
 # equal within the seed-to-seed spread (benchmarks/README.md): family -> what was measured.
 BFLOAT16_FASTER_ON_CPU = {
-    # Zen 4 (AVX512_BF16, 2 cores), 2026-11-29: CIFAR ResNet-20 1.7x and ResNet-50 (64x64) 1.4x
-    # the float32 rate; on digits and the synthetic set bfloat16 matched float32's accuracy.
-    "resnet": "bfloat16 trained ResNets 1.4-1.7x as fast as float32 (benchmarks/README.md)",
+    # Zen 4 (AVX512_BF16, 2 cores), 2026-11-29, float32 and bfloat16 alternating in one process:
+    # CIFAR ResNet-20 1.51x, ResNet-50 (64x64) 1.13x (a Zen 5: 1.11x, 1.09x); on digits and the
+    # synthetic set bfloat16 matched float32's accuracy over 3-4 seeds.
+    "resnet": "bfloat16 trained ResNets 1.1-1.5x as fast as float32 (benchmarks/README.md)",
 }
 
 
