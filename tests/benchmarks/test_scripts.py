@@ -180,3 +180,35 @@ def test_machine_names_the_cpu_and_versions():
     )
     cpu["flags"] = {name: name == "AVX2" for name in machine.SIMD_FLAGS.values()}
     assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, no AVX-512, no AMX)"
+
+
+def test_precision_speed_times_both_precisions_in_one_process(tmp_path):
+    report = _report(tmp_path, "precision_speed",
+                     "--models lenet5 --warmup 1 --steps 1 --repeats 2")
+    (row,) = report["results"]
+    assert row["model"] == "lenet5" and len(row["load_averages"]) == 2
+    assert row["ratio"] == pytest.approx(
+        row["mixed_bfloat16_images_per_s"] / row["float32_images_per_s"])
+    assert report["environment"]["cpu"]["cores"] >= 1
+
+
+def test_precision_accuracy_summarizes_seeds_per_task_and_precision():
+    study = _script("precision_accuracy")
+    runs = [{"task": "t", "precision": p, "seed": s, "test_accuracy": a, "test_loss": 0.1}
+            for p, s, a in (("float32", 1, 0.9), ("float32", 2, 0.8), ("mixed_bfloat16", 1, 0.85),
+                            ("mixed_bfloat16", 2, 0.85))]
+    rows = study.summarize(runs)
+    assert [(r["precision"], r["seeds"]) for r in rows] == [("float32", 2), ("mixed_bfloat16", 2)]
+    assert rows[0]["accuracy_mean"] == pytest.approx(0.85)
+    assert rows[0]["accuracy_std"] == pytest.approx(0.0707, abs=1e-4)
+    assert (rows[0]["accuracy_min"], rows[0]["accuracy_max"]) == (0.8, 0.9)
+    assert rows[1]["accuracy_std"] == 0.0
+
+
+def test_profile_step_counts_operations_not_runtime_events():
+    pattern = _script("profile_step").OP_EVENT
+    assert pattern.match("resnet20_1/conv/convolution:_MklNativeConv2D").group(1) == (
+        "_MklNativeConv2D")
+    for runtime_event in ("ExecutorState::Process", "EagerLocalExecute: __inference_step_1",
+                          "one_step_on_data"):
+        assert pattern.match(runtime_event) is None
