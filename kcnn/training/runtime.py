@@ -9,7 +9,9 @@ benchmarks/README.md has the CPU study behind these defaults (2-core AMD EPYC, A
 without oneDNN, CIFAR ResNet-20 trains at 0.52 and ResNet-50 (64x64) at 0.34 of the speed;
 XLA (0.64, 0.24), Keras on JAX (0.24, 0.20) and bfloat16 (0.08) are slower on that CPU, so
 "auto" leaves XLA off and picks float32 there; TensorFlow's default thread pools were best or
-equal and are kept.
+equal and are kept. On a Zen 4 with AVX512_BF16 (2026-11-29) TensorFlow turns oneDNN on by itself,
+XLA and JAX stayed far slower, and bfloat16 trained ResNets 1.1-1.5x as fast as float32, so
+"auto" picks it for them there (below).
 
 Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
 cores); float16 on older GPUs or on CPU is slower than float32. On the CPU it picks
