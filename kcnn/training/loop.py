@@ -408,7 +408,8 @@ def _run(config, rt, data_info, input_shape, image_size, verbose, say, started):
         f"kcnn train: {config.model} on {config.dataset} {input_shape[0]}x{input_shape[1]}x"
         f"{input_shape[2]}, recipe {config.recipe} ({config.optimizer} lr {config.lr:g}, "
         f"{config.schedule}, wd {config.weight_decay:g}, batch {config.batch_size}, "
-        f"{config.epochs} epochs, augment {config.augment}), {rt.precision} ({rt.precision_reason}), "
+        f"{config.epochs} epochs, augment {config.augment}), "
+        f"{rt.precision} ({rt.precision_reason}), "
         f"XLA {'on' if xla else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
         f"seed {config.seed}"
     )
