@@ -252,3 +252,19 @@ def get(name, **kwargs):
         A `keras.Model`.
     """
     return spec(name).builder(**kwargs)
+
+
+def build(name, **options):
+    """`get(name, **options)` for options a user typed (the CLI, config files): a builder's
+    TypeError (an unknown or ill-typed option) is raised as a ValueError naming the model, so
+    commands report it in one line.
+
+    Raises:
+        ValueError: an unknown model name (with close matches), or an option the builder does not
+            take or cannot use.
+    """
+    builder = spec(name).builder  # an unknown name raises ValueError with close matches
+    try:
+        return builder(**options)
+    except TypeError as error:  # an unknown builder option, or a value of the wrong type
+        raise ValueError(f"{name}: {error}") from None
