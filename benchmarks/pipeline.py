@@ -11,11 +11,12 @@ the cache (not timed), then times `--passes` further passes and reports the medi
 import argparse
 import json
 import os
-import platform
 import statistics
-import subprocess
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine  # benchmarks/machine.py: the CPU and versions every result records
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -81,21 +82,8 @@ def main(argv=None):
     if args.json:
         import tensorflow as tf
 
-        try:
-            commit = subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            commit = None
-        env = {
-            "cpus": os.cpu_count(),
-            "machine": platform.processor() or platform.machine(),
-            "python": platform.python_version(),
-            "tensorflow": tf.__version__,
-            "commit": commit,
-            "date": time.strftime("%Y-%m-%d"),
-            "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
-        }
+        env = {**machine.describe(), "tensorflow": tf.__version__,
+               "command": " ".join(sys.argv)}
         with open(args.json, "w") as f:
             json.dump(
                 {

@@ -15,10 +15,12 @@ A model is NAME or NAME:VARIANT. Output: a markdown table on stdout, and `--json
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import machine  # benchmarks/machine.py: the CPU and versions every result records
 
 # keras.applications counterparts of kcnn builders (kcnn name, variant) -> application class name.
 KERAS_APPLICATIONS = {
@@ -201,15 +203,13 @@ def main(argv=None):
         "backend": keras.backend.backend(),
         "keras": keras.__version__,
         "kcnn": kcnn.__version__,
-        "python": platform.python_version(),
-        "machine": platform.processor() or platform.machine(),
-        "cpus": os.cpu_count(),
+        **machine.describe(),
         "precision": args.precision,
         "jit_compile": args.jit_compile,
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "command": " ".join(sys.argv),
-        "date": time.strftime("%Y-%m-%d"),
     }
+    print(f"{machine.label()}, load average {machine.load_average()}")
     print(markdown_table(results))
     if args.json:
         with open(args.json, "w") as handle:

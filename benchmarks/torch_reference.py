@@ -20,6 +20,9 @@ import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import machine  # benchmarks/machine.py: the CPU and versions every result records
+
 WORKLOADS = {  # name: (kcnn model argument, input size, batch size)
     "resnet20": ("resnet20", 32, 128),
     "resnet50": ("resnet50", 64, 32),
@@ -161,19 +164,29 @@ def measure_torch_subprocess(workload):
     return float(result.stdout.strip())
 
 
-def compare(rounds):
-    """Alternate PyTorch and kcnn processes per workload; print medians and ratios as markdown."""
+def compare(rounds, json_path=None):
+    """Alternate PyTorch and kcnn processes per workload; print medians and ratios as markdown
+    (and write them with the machine's description to `json_path`)."""
+    print(f"{machine.label()}, load average {machine.load_average()}")
     print("| workload | PyTorch img/s | kcnn img/s | kcnn / PyTorch |\n|---|---:|---:|---:|")
+    results = []
     for workload, (_, size, batch) in WORKLOADS.items():
-        torch_rates, kcnn_rates = [], []
+        torch_rates, kcnn_rates, loads = [], [], []
         for _ in range(rounds):
             torch_rates.append(measure_torch_subprocess(workload))
             kcnn_rates.append(measure_kcnn(workload))
+            loads.append(machine.load_average())
         t, k = statistics.median(torch_rates), statistics.median(kcnn_rates)
         print(
             f"| {workload} {size}x{size} batch {batch} | {t:.1f} | {k:.1f} | {k / t:.2f} |",
             flush=True,
         )
+        results.append({"workload": workload, "torch_images_per_s": torch_rates,
+                        "kcnn_images_per_s": kcnn_rates, "ratio": k / t, "load_averages": loads})
+    if json_path:
+        with open(json_path, "w") as handle:
+            json.dump({"environment": {**machine.describe(), "command": " ".join(sys.argv)},
+                       "results": results}, handle, indent=2)
 
 
 def main(argv=None):
@@ -186,9 +199,10 @@ def main(argv=None):
     parser.add_argument("--compare", action="store_true")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quiet", action="store_true", help="print only the images/s")
+    parser.add_argument("--json", help="with --compare: write the results to this file")
     args = parser.parse_args(argv)
     if args.compare:
-        compare(args.rounds)
+        compare(args.rounds, args.json)
         return 0
     _, size, batch = WORKLOADS[args.model]
     rate = measure_torch(args.model, args.input_size or size, args.batch_size or batch)

@@ -28,9 +28,10 @@ def configure_tensorflow_environment():
     """Environment TensorFlow reads once, at import: set defaults the user has not set.
 
     - `TF_CPP_MIN_LOG_LEVEL=2`: hide C++ INFO and WARNING lines (errors still show).
-    - `TF_ENABLE_ONEDNN_OPTS=1`: oneDNN kernels make Keras-on-TF training 2-4x faster on AVX2
-      CPUs, where TensorFlow leaves them off by default (CIFAR ResNet-20 186 vs 93 images/s,
-      ResNet-50 at 64x64 31-34 vs 7.8 on a 2-core AMD EPYC; spec measured-notes.md).
+    - `TF_ENABLE_ONEDNN_OPTS=1`: oneDNN kernels make Keras-on-TF training 2-4x faster on plain
+      AVX2 CPUs, where TensorFlow's own default leaves them off (CIFAR ResNet-20 186 vs 93
+      images/s, ResNet-50 at 64x64 31-34 vs 7.8 on a 2-core AMD EPYC Zen 3; spec
+      measured-notes.md). On CPUs with AVX-512 VNNI/BF16 or AMX TensorFlow turns them on itself.
 
     TensorFlow reads the oneDNN switch when it is imported. If it already was (`import keras`
     before `import kcnn` on the TensorFlow backend), the switch is left unset, so what runs is

@@ -59,17 +59,26 @@ ONEDNN_STATE = (
     "from tensorflow.python.util import _pywrap_util_port\n"
     "print(os.environ.get('TF_ENABLE_ONEDNN_OPTS'), _pywrap_util_port.IsMklEnabled())\n"
 )
+# TensorFlow's own default on Linux (tensorflow/core/util/port.cc, DefaultOneDnnPolicy): oneDNN is
+# on for CPUs with these neural-network features and off otherwise (plain AVX2, e.g. Zen 3).
+TENSORFLOW_ONEDNN_FLAGS = {"avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile", "amx_int8",
+                           "amx_bf16"}
 
 
 def test_onednn_on_when_kcnn_is_imported_first_and_left_alone_after_tensorflow():
-    """TensorFlow reads the switch at import: kcnn sets it only where it still takes effect."""
+    """TensorFlow reads the switch at import: kcnn sets it only where it still takes effect, and
+    after TensorFlow it stays at TensorFlow's own default for this CPU (on with AVX-512 VNNI/BF16
+    or AMX, off on plain AVX2)."""
+    from kcnn.training import runtime
+
     env = {k: v for k, v in os.environ.items() if k != "TF_ENABLE_ONEDNN_OPTS"}
     outputs = []
-    for first in ("import kcnn\nimport keras\n", "import keras\nimport kcnn\n"):
+    for first in ("import kcnn\nimport keras\n", "import keras\nimport kcnn\n", ""):
         result = subprocess.run(
             [sys.executable, "-c", first + ONEDNN_STATE],
             check=False, capture_output=True, text=True, env=env, timeout=300,
         )
         assert result.returncode == 0, result.stderr[-2000:]
         outputs.append(result.stdout.strip().splitlines()[-1])
-    assert outputs == ["1 True", "None False"]
+    tensorflow_default = bool(runtime.cpu_flags() & TENSORFLOW_ONEDNN_FLAGS)
+    assert outputs == ["1 True", f"None {tensorflow_default}", f"None {tensorflow_default}"]

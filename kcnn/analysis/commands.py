@@ -17,12 +17,6 @@ def _input_shape(text):
     return shape
 
 
-def _build(name, **kwargs):
-    from kcnn._building import build
-
-    return build(name, **kwargs)
-
-
 def weights_column(spec):
     """The `weights=` names of a registered model, e.g. "torchvision; keras (variant='keras')"."""
     parts = []
@@ -60,7 +54,7 @@ def summary(args):
         kwargs["num_classes"] = args.num_classes
     if args.variant is not None:
         kwargs["variant"] = args.variant
-    profile(_build(args.name, **kwargs)).print()
+    profile(kcnn.models.build(args.name, **kwargs)).print()
     spec = kcnn.models.spec(args.name)
     for line in weights_lines(spec, spec.resolve(**kwargs)):
         print(line)

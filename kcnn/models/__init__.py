@@ -9,7 +9,7 @@
 """
 
 from kcnn.models._aux import AuxiliaryOutputsModel
-from kcnn.models._registry import ModelSpec, VariantSpec, families, get, names, spec
+from kcnn.models._registry import ModelSpec, VariantSpec, build, families, get, names, spec
 from kcnn.models.alexnet import alexnet
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
 from kcnn.models.features import Stage, features
@@ -47,6 +47,7 @@ __all__ = [
     "Stage",
     "VariantSpec",
     "alexnet",
+    "build",
     "decode_predictions",
     "densenet121",
     "densenet161",

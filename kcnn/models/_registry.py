@@ -27,6 +27,9 @@ class VariantSpec:
         source: where this variant's layout comes from (paper, reference implementation).
         weights: its published `kcnn.weights.sets.WeightSet`s; the first is `weights="imagenet"`.
         stages: its feature stages (layer name, stride, channels), for feature extraction.
+        initializer: the initial distribution of its source, a `kcnn.models.initializers`
+            scheme ("keras" where no other is declared); builders draw from it with
+            `initializer="source"`.
         name: the value of the builder's keyword that selects it (set by `register`).
     """
 
@@ -35,6 +38,7 @@ class VariantSpec:
     source: str = ""
     weights: tuple = ()
     stages: tuple = ()
+    initializer: str = "keras"
     name: object = None
 
     def weight_names(self):
@@ -161,8 +165,8 @@ def register(family, source, variants, selector="variant"):
             if initializer != "keras":
                 from kcnn.models import initializers
 
-                scheme = initializers.scheme_for(name, kwargs.get("variant"), initializer)
-                initializers.initialize(model, scheme)
+                declared = _REGISTRY[name].resolve(**kwargs).initializer
+                initializers.initialize(model, initializers.scheme(initializer, declared))
             return model
 
         _REGISTRY[name] = ModelSpec(name, wrapper, family, source, table, key_name, default)
@@ -248,3 +252,19 @@ def get(name, **kwargs):
         A `keras.Model`.
     """
     return spec(name).builder(**kwargs)
+
+
+def build(name, **options):
+    """`get(name, **options)` for options a user typed (the CLI, config files): a builder's
+    TypeError (an unknown or ill-typed option) is raised as a ValueError naming the model, so
+    commands report it in one line.
+
+    Raises:
+        ValueError: an unknown model name (with close matches), or an option the builder does not
+            take or cannot use.
+    """
+    builder = spec(name).builder  # an unknown name raises ValueError with close matches
+    try:
+        return builder(**options)
+    except TypeError as error:  # an unknown builder option, or a value of the wrong type
+        raise ValueError(f"{name}: {error}") from None

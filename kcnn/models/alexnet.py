@@ -77,12 +77,15 @@ ALEXNET_VARIANTS = {
 # Declarations (kcnn.models.spec("alexnet").variant(...)); min_input: the smallest input whose
 # pool5 is at least 1x1.
 ALEXNET_DECLARATIONS = {
-    "paper": VariantSpec((227, 227, 3), 67, "Krizhevsky et al. 2012, NIPS"),
+    "paper": VariantSpec(
+        (227, 227, 3), 67, "Krizhevsky et al. 2012, NIPS", initializer="alexnet-paper"
+    ),
     "torchvision": VariantSpec(
         (224, 224, 3),
         63,
         "torchvision alexnet (One weird trick, arXiv:1404.5997)",
         weights=(torchvision_weights("alexnet-owt-7be5be79.pth", 56.522, 79.066),),
+        initializer="torch-default",
     ),
     "cifar": VariantSpec((32, 32, 3), 29, "the project's source notes (spec 16)"),
 }

@@ -72,7 +72,11 @@ def _densenet_declarations(torchvision, keras=None):
     return {
         "imagenet": VariantSpec((224, 224, 3), 29, "keras.applications densenet layout", imagenet),
         "torchvision": VariantSpec(
-            (224, 224, 3), 29, "torchvision densenet", (torchvision_weights(*torchvision),)
+            (224, 224, 3),
+            29,
+            "torchvision densenet",
+            (torchvision_weights(*torchvision),),
+            initializer="torchvision-densenet",
         ),
         "cifar": _CIFAR_VARIANT,
     }

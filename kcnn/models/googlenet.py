@@ -113,6 +113,7 @@ GOOGLENET_DECLARATIONS = {
         15,
         "torchvision googlenet",
         weights=(torchvision_weights("googlenet-1378be20.pth", 69.778, 89.530, mode="tf"),),
+        initializer="torchvision-googlenet",
     ),
     "cifar": VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)"),
 }

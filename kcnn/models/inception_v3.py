@@ -100,6 +100,7 @@ INCEPTION_V3_DECLARATIONS = {
                 "inception_v3_google-0cc3c7bd.pth", 77.294, 93.450, crop=299, resize=342, mode="tf"
             ),
         ),
+        initializer="torchvision-inception_v3",
     ),
 }
 # Feature stages (layer, stride, channels): the stem's two grids, then mixed2, mixed7, mixed10.

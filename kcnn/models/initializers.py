@@ -23,8 +23,9 @@ bias of a built model from one of SCHEMES (BatchNorm keeps gamma 1, beta 0, as e
                               in conv2, conv4, conv5 and the hidden dense layers fc6, fc7, else 0
 
 fan_in is kernel height x width x input channels per group (a dense layer's inputs), fan_out
-height x width x output channels, as PyTorch computes them. `scheme_for` gives each registered
-model's source scheme; `kcnn.models.get(name, initializer="source")` applies it.
+height x width x output channels, as PyTorch computes them. Each variant declares its source's
+scheme (`VariantSpec.initializer`, next to the family's table);
+`kcnn.models.get(name, initializer="source")` applies it.
 """
 
 import numpy as np
@@ -33,19 +34,6 @@ SCHEMES = (
     "keras", "torch-default", "torchvision-resnet", "torchvision-vgg", "torchvision-googlenet",
     "torchvision-inception_v3", "torchvision-densenet", "kaiming", "alexnet-paper",
 )
-
-# (family, variant) -> scheme; variant None: the family's builders without a variant option.
-SOURCE_SCHEMES = {
-    ("alexnet", "paper"): "alexnet-paper",
-    ("alexnet", "torchvision"): "torch-default",
-    ("vgg", None): "torchvision-vgg",
-    ("resnet", "torchvision"): "torchvision-resnet",
-    ("resnet", "cifar-resnet"): "kaiming",
-    ("googlenet", "torchvision"): "torchvision-googlenet",
-    ("inception", "torchvision"): "torchvision-inception_v3",
-    ("densenet", "imagenet"): "torchvision-densenet",
-}
-
 
 def fans(shape):
     """(fan_in, fan_out) of a conv kernel (kh, kw, in, out) or a dense kernel (in, out)."""
@@ -137,29 +125,16 @@ def initialize(model, scheme, seed=None):
     return model
 
 
-def scheme_for(name, variant=None, initializer="source"):
-    """The scheme `initializer` means for model `name` (and its `variant`).
+def scheme(initializer, declared="keras"):
+    """The scheme a builder's `initializer` option means.
 
     Args:
-        name: a registered model name.
-        variant: the builder's `variant` argument (None: its default).
-        initializer: "source" (the scheme of the source the model and variant follow; "keras"
-            where none is declared), "keras", or a scheme name.
+        initializer: "source" (the variant's declared scheme), "keras", or a scheme name.
+        declared: the scheme the variant declares (`VariantSpec.initializer`).
     """
-    from kcnn.models import _registry
-
-    if initializer != "source":
-        if initializer not in SCHEMES:
-            raise ValueError(
-                f"unknown initializer {initializer!r}; choose from: source, {', '.join(SCHEMES)}"
-            )
-        return initializer
-    spec = _registry.spec(name)
-    if variant is None:
-        import inspect
-
-        default = inspect.signature(spec.builder).parameters.get("variant")
-        variant = default.default if default is not None else None
-    if spec.family == "resnet" and name.startswith("resnet") and variant is None:
-        variant = "cifar-resnet"  # resnet20 ... resnet110 (no variant option)
-    return SOURCE_SCHEMES.get((spec.family, variant), "keras")
+    name = declared if initializer == "source" else initializer
+    if name not in SCHEMES:
+        raise ValueError(
+            f"unknown initializer {initializer!r}; choose from: source, {', '.join(SCHEMES)}"
+        )
+    return name

@@ -56,7 +56,7 @@ def _torchvision_resnet(v1, v2=None):
             torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe")
         )
     source = "torchvision resnet (v1.5: stride on the 3x3)"
-    return VariantSpec((224, 224, 3), 1, source, tuple(weights))
+    return VariantSpec((224, 224, 3), 1, source, tuple(weights), initializer="torchvision-resnet")
 
 
 def _keras_resnet(depth, hashes, top1, top5):
@@ -112,7 +112,9 @@ RESNET_DECLARATIONS = {
         "cifar": _CIFAR_VARIANT,
     },
 }
-CIFAR_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2015, section 4.2")
+CIFAR_RESNET_VARIANT = VariantSpec(
+    (32, 32, 3), 1, "He et al. 2015, section 4.2", initializer="kaiming"
+)
 PREACT_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2016, KaimingHe/resnet-1k-layers")
 WIDE_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "Zagoruyko & Komodakis 2016")
 
@@ -365,6 +367,7 @@ WIDER_DECLARATIONS = {
         1,
         "torchvision resnet (v1.5: stride on the 3x3)",
         (torchvision_weights("resnext101_64x4d-173b62eb.pth", 83.246, 96.454, resize=232),),
+        initializer="torchvision-resnet",
     ),
     "wide_resnet50_2": _torchvision_resnet(
         ("wide_resnet50_2-95faca4d.pth", 78.468, 94.086),

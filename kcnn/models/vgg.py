@@ -45,7 +45,7 @@ VGG_CONFIGS = {
 def _torchvision_vgg(file, top1, top5):
     """A variant whose only weights are torchvision's `file` (acc@1, acc@5)."""
     weights = (torchvision_weights(file, top1, top5),)
-    return VariantSpec((224, 224, 3), 32, "torchvision vgg", weights)
+    return VariantSpec((224, 224, 3), 32, "torchvision vgg", weights, initializer="torchvision-vgg")
 
 
 def _keras_vgg(depth, hashes, top1, top5, torchvision):
@@ -53,7 +53,8 @@ def _keras_vgg(depth, hashes, top1, top5, torchvision):
     stem = f"vgg{depth}_weights_tf_dim_ordering_tf_kernels"
     keras = keras_weights(f"vgg{depth}", stem, hashes, top1, top5, mode="caffe", terms="vgg")
     source = f"Simonyan & Zisserman; keras.applications VGG{depth}"
-    return VariantSpec((224, 224, 3), 32, source, (keras, torchvision_weights(*torchvision)))
+    weights = (keras, torchvision_weights(*torchvision))
+    return VariantSpec((224, 224, 3), 32, source, weights, initializer="torchvision-vgg")
 
 
 VGG_DECLARATIONS = {

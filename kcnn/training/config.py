@@ -57,8 +57,10 @@ class TrainConfig:
         label_smoothing: label smoothing for the cross-entropy (0 = off).
         augment: a training augmentation preset (`kcnn.data.augment.names()`), presets joined
             with "+" (e.g. "cifar+mixup"), or "none".
-        precision: "auto" (mixed_float16 on GPUs of compute capability >= 7.0, else float32),
-            "float32", "mixed_float16" or "mixed_bfloat16".
+        precision: "auto" (mixed_float16 on GPUs of compute capability >= 7.0; on the CPU
+            mixed_bfloat16 for the families measured faster in it on CPUs with AVX512_BF16 or
+            AMX-BF16, see `runtime.choose_precision`; else float32), "float32", "mixed_float16"
+            or "mixed_bfloat16".
         jit_compile: "auto" (XLA on GPU, off on CPU), "on" or "off".
         distribute: "auto" (MirroredStrategy over >1 local GPU), "none" or "mirrored".
         seed: random seed (keras.utils.set_random_seed); None picks one and records it.

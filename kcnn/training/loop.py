@@ -513,6 +513,7 @@ def collect_metrics(plan, rt, trained, scores):
         "device": rt.device,
         "backend": rt.backend,
         "precision": rt.precision,
+        "precision_reason": rt.precision_reason,
         "xla": trained.xla,
         "distribute": rt.distribute,
         "replicas": rt.replicas,
@@ -625,8 +626,9 @@ def start_run_dir(plan, rt, trained):
     say(
         f"kcnn train: {config.model} on {config.dataset} {shape}, recipe {config.recipe} "
         f"({config.optimizer} lr {config.lr:g}, {config.schedule}, wd {config.weight_decay:g} "
-        f"{config.weight_decay_kind}, batch {config.batch_size}, {config.epochs} epochs, augment {config.augment}), "
-        f"{rt.precision}, XLA {'on' if rt.jit_compile else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
+        f"{config.weight_decay_kind}, batch {config.batch_size}, {config.epochs} epochs, "
+        f"augment {config.augment}), {rt.precision} ({rt.precision_reason}), "
+        f"XLA {'on' if rt.jit_compile else 'off'}, {rt.replicas} replica(s) on {rt.device}, "
         f"seed {config.seed}"
     )
     if plan.data_info.skipped:

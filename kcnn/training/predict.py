@@ -45,7 +45,7 @@ def load_predictor(source):
 
     if not os.path.exists(source) and ":" in source:
         import kcnn
-        from kcnn._building import build
+        from kcnn.models import build
 
         name, weights = source.split(":", 1)
         model = build(name, weights=weights, include_preprocessing=True)

@@ -9,19 +9,26 @@ benchmarks/README.md has the CPU study behind these defaults (2-core AMD EPYC, A
 without oneDNN, CIFAR ResNet-20 trains at 0.52 and ResNet-50 (64x64) at 0.34 of the speed;
 XLA (0.64, 0.24), Keras on JAX (0.24, 0.20) and bfloat16 (0.08) are slower on that CPU, so
 "auto" leaves XLA off and picks float32 there; TensorFlow's default thread pools were best or
-equal and are kept.
+equal and are kept. On a Zen 4 with AVX512_BF16 (2026-11-29) TensorFlow turns oneDNN on by itself,
+XLA and JAX stayed far slower, and bfloat16 trained ResNets 1.1-1.5x as fast as float32, so
+"auto" picks it for them there (below).
 
 Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
-cores); float16 on older GPUs or on CPU is slower than float32. The policy is set before the
+cores); float16 on older GPUs or on CPU is slower than float32. On the CPU it picks
+mixed_bfloat16 only where the CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16, from its
+flags) and the CPU study measured bfloat16 faster for the model's family on such a CPU with the
+same accuracy (`BFLOAT16_FASTER_ON_CPU`); `Runtime.precision_reason` says which rule chose. The
+policy is set before the
 model is built, so kcnn's float32 `predictions` layer keeps the output in float32, and
 `compile()` wraps the optimizer in a LossScaleOptimizer for mixed_float16 (not needed for
 bfloat16).
 
 Distribution. TensorFlow backend: `tf.distribute.MirroredStrategy` over all local GPUs ("auto"
 chooses it when there is more than one GPU; "mirrored" on a CPU-only machine mirrors over the
-logical CPU devices, which is how the tests run it). The batch size is global. For several
-machines set `TF_CONFIG` on each worker (the standard cluster/task JSON); "auto" then uses
-`tf.distribute.MultiWorkerMirroredStrategy`. XLA "auto" stays off under a strategy (Keras does
+logical CPU devices, which is how the tests run it). The batch size is global. Several machines
+(`TF_CONFIG` naming more than one task) are refused with a clear error: Keras 3's Model.fit does
+not work under `tf.distribute.MultiWorkerMirroredStrategy` (keras-team/keras#20585; shown on two
+workers over loopback by tests/training/test_multiworker.py). XLA "auto" stays off under a strategy (Keras does
 the same, and MirroredStrategy + XLA leaks memory, tensorflow/tensorflow#56423); "on" forces it.
 JAX backend: the trainer still needs TensorFlow for tf.data; "mirrored" (or "auto" with more
 than one accelerator) uses `keras.distribution.set_distribution(keras.distribution.DataParallel())`
@@ -55,6 +62,7 @@ class Runtime:
     process_id: int = 0
     strategy: object = None
     previous_policy: str = "float32"
+    precision_reason: str = ""
 
     def scope(self):
         """The scope to build and compile the model in (the strategy's, or a no-op)."""
@@ -91,27 +99,131 @@ def gpu_details():
     return found
 
 
-def cpu_name():
-    """The CPU model name (from /proc/cpuinfo on Linux) and core count."""
-    name = platform.processor() or platform.machine()
+def cpu_info(path="/proc/cpuinfo"):
+    """The CPU as the kernel describes it: model name, family and model numbers, core count and
+    the instruction-set flags (a frozenset of /proc/cpuinfo's lower-case names, such as "avx2",
+    "avx512f", "avx512_bf16", "amx_bf16"; empty where there is no /proc/cpuinfo).
+
+    Returns:
+        {"model_name", "family", "model", "cores", "flags"}; family and model are ints or None.
+    """
+    fields = {}
     try:
-        with open("/proc/cpuinfo") as f:
+        with open(path) as f:
             for line in f:
-                if line.startswith("model name"):
-                    name = line.split(":", 1)[1].strip()
-                    break
+                if not line.strip():
+                    break  # the first processor's block is enough
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
     except OSError:
         pass
-    return f"{name} ({os.cpu_count()} cores)"
+
+    def number(key):
+        value = fields.get(key, "")
+        return int(value) if value.isdigit() else None
+
+    return {
+        "model_name": fields.get("model name") or platform.processor() or platform.machine(),
+        "family": number("cpu family"),
+        "model": number("model"),
+        "cores": os.cpu_count(),
+        "flags": frozenset(fields.get("flags", "").split()),
+    }
 
 
-def choose_precision(asked, gpus):
-    """The dtype policy for `asked` ("auto" -> mixed_float16 on compute capability >= 7.0)."""
+def cpu_flags():
+    """This CPU's instruction-set flags (see `cpu_info`)."""
+    return cpu_info()["flags"]
+
+
+def cpu_name():
+    """The CPU model name (from /proc/cpuinfo on Linux) and core count."""
+    info = cpu_info()
+    return f"{info['model_name']} ({info['cores']} cores)"
+
+
+# CPU flags that give bfloat16 arithmetic in hardware (oneDNN's bfloat16 convolutions and matrix
+# multiplies use them; without them bfloat16 is emulated: 0.08 of float32 on a Zen 3).
+BFLOAT16_CPU_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512_BF16"}
+# Model families whose training benchmarks/cpu_study.py measured faster in mixed_bfloat16 than
+# in float32 on CPUs with AVX512_BF16, and whose accuracy benchmarks/precision_accuracy.py found
+# equal within the seed-to-seed spread (benchmarks/README.md): family -> what was measured.
+BFLOAT16_FASTER_ON_CPU = {
+    # Zen 4 (AVX512_BF16, 2 cores), 2026-11-29, float32 and bfloat16 alternating in one process:
+    # CIFAR ResNet-20 1.51x, ResNet-50 (64x64) 1.13x (a Zen 5: 1.11x, 1.09x); on digits and the
+    # synthetic set bfloat16 matched float32's accuracy over 3-4 seeds.
+    "resnet": "bfloat16 trained ResNets 1.1-1.5x as fast as float32 (benchmarks/README.md)",
+}
+
+
+def choose_precision(asked, gpus, family=None, flags=None, backend=None):
+    """The dtype policy for `asked` and why.
+
+    "auto": mixed_float16 on GPUs of compute capability >= 7.0; on the CPU (TensorFlow backend)
+    mixed_bfloat16 where the CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16, read from
+    its flags) and bfloat16 was measured faster for the model's family on such a CPU
+    (`BFLOAT16_FASTER_ON_CPU`); float32 otherwise. Anything but "auto" is used as given.
+
+    Args:
+        asked: "auto" or a Keras dtype policy name.
+        gpus: `gpu_details()`.
+        family: the model's family (`kcnn.models.spec(name).family`).
+        flags: the CPU's flags (default: `cpu_flags()`).
+        backend: the Keras backend (default: the current one).
+
+    Returns:
+        (policy name, reason): the reason is one short phrase for the start-up line and
+        metrics.json.
+    """
     if asked != "auto":
-        return asked
-    if gpus and all(cc is not None and tuple(cc) >= (7, 0) for _, cc in gpus):
-        return "mixed_float16"
-    return "float32"
+        return asked, f"--precision {asked}"
+    if gpus:
+        if all(cc is not None and tuple(cc) >= (7, 0) for _, cc in gpus):
+            return "mixed_float16", "auto: GPU with tensor cores (compute capability >= 7.0)"
+        return "float32", "auto: GPU without tensor cores (compute capability < 7.0)"
+    flags = cpu_flags() if flags is None else flags
+    found = [name for flag, name in BFLOAT16_CPU_FLAGS.items() if flag in flags]
+    if not found:
+        return "float32", "auto: the CPU has no bfloat16 instructions (AVX512_BF16, AMX-BF16)"
+    have = "/".join(found)
+    if (backend or keras.backend.backend()) != "tensorflow":
+        return "float32", f"auto: CPU with {have}, bfloat16 measured on TensorFlow only"
+    measured = BFLOAT16_FASTER_ON_CPU.get(family)
+    if measured is None:
+        return "float32", (
+            f"auto: CPU with {have}, but bfloat16 not measured faster for {family} networks"
+        )
+    return "mixed_bfloat16", f"auto: CPU with {have}, {measured}"
+
+
+# Keras 3's TensorFlow trainer cannot fit under tf.distribute.MultiWorkerMirroredStrategy: the
+# symbolic build before the first step reduces the distributed input batch and fails, and with
+# that step skipped the metrics' reduction fails next (keras-team/keras#20585, open; checked with
+# Keras 3.15.1 and TensorFlow 2.21 on two workers over loopback, tests/training/test_multiworker.py).
+MULTI_WORKER_UNSUPPORTED = (
+    "TF_CONFIG names {tasks} tasks, but Keras 3 cannot train with TensorFlow's "
+    "MultiWorkerMirroredStrategy (Model.fit fails: keras-team/keras#20585, Keras {keras}); unset "
+    "TF_CONFIG to train on this machine alone"
+)
+
+
+def cluster_size(tf_config=None):
+    """The number of tasks in `TF_CONFIG` (the environment's by default; 0 when unset).
+
+    Raises:
+        ValueError: TF_CONFIG is not the cluster/task JSON TensorFlow expects.
+    """
+    text = os.environ.get("TF_CONFIG", "") if tf_config is None else tf_config
+    if not text.strip():
+        return 0
+    try:
+        cluster = json.loads(text).get("cluster", {})
+        return sum(len(tasks) for tasks in cluster.values())
+    except (json.JSONDecodeError, AttributeError, TypeError):
+        raise ValueError(
+            f"TF_CONFIG is not TensorFlow's cluster JSON ({{\"cluster\": {{\"worker\": [...]}}, "
+            f"\"task\": {{...}}}}): {text[:80]!r}"
+        ) from None
 
 
 def process_count():
@@ -150,7 +262,16 @@ def start_processes():
 
 
 def choose_distribution(asked, gpus, processes=1):
-    """"none", "mirrored" or "multi-worker" for `asked` on this machine."""
+    """"none", "mirrored" or (several JAX processes) "multi-worker" for `asked`.
+
+    Raises:
+        ValueError: `TF_CONFIG` names a cluster of several tasks on the TensorFlow backend
+            (multi-worker training does not work in Keras 3; see MULTI_WORKER_UNSUPPORTED),
+            or "none" is asked for on several processes.
+    """
+    tasks = cluster_size()
+    if tasks > 1 and keras.backend.backend() == "tensorflow" and asked != "none":
+        raise ValueError(MULTI_WORKER_UNSUPPORTED.format(tasks=tasks, keras=keras.__version__))
     if processes > 1:
         if asked == "none":
             raise ValueError(
@@ -160,11 +281,6 @@ def choose_distribution(asked, gpus, processes=1):
         return "multi-worker"
     if asked != "auto":
         return asked
-    tf_config = os.environ.get("TF_CONFIG")
-    if tf_config and keras.backend.backend() == "tensorflow":
-        cluster = json.loads(tf_config).get("cluster", {})
-        if sum(len(v) for v in cluster.values()) > 1:
-            return "multi-worker"
     return "mirrored" if len(gpus) > 1 else "none"
 
 
@@ -186,8 +302,6 @@ def make_strategy(distribute):
         keras.distribution.set_distribution(keras.distribution.DataParallel())
         return None
     tf = _tf()
-    if distribute == "multi-worker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
     if tf.config.list_logical_devices("GPU"):
         return tf.distribute.MirroredStrategy()
     cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
@@ -205,7 +319,11 @@ def setup(config):
     if config.deterministic and backend == "tensorflow":
         _tf().config.experimental.enable_op_determinism()
     gpus = gpu_details()
-    precision = choose_precision(config.precision, gpus)
+    import kcnn.models
+
+    precision, precision_reason = choose_precision(
+        config.precision, gpus, family=kcnn.models.spec(config.model).family, backend=backend
+    )
     distribute = choose_distribution(config.distribute, gpus, processes)
     jit = choose_jit_compile(config.jit_compile, gpus, distribute)
     previous = keras.config.dtype_policy().name
@@ -234,6 +352,7 @@ def setup(config):
         process_id=process_id,
         strategy=strategy,
         previous_policy=previous,
+        precision_reason=precision_reason,
     )
 
 
@@ -242,16 +361,34 @@ def onednn_setting():
     return os.environ.get("TF_ENABLE_ONEDNN_OPTS", "unset")
 
 
-def onednn_hint(rt):
-    """A line for a CPU run on TensorFlow without oneDNN asked for, else None.
+def onednn_enabled():
+    """Whether TensorFlow runs its oneDNN CPU kernels in this process (None if it cannot tell).
+
+    TensorFlow decides once, at import: `TF_ENABLE_ONEDNN_OPTS` if set, otherwise its own
+    default, which is on for CPUs with AVX-512 VNNI/BF16 or AMX and off on plain AVX2 CPUs.
+    """
+    try:
+        from tensorflow.python.util import _pywrap_util_port  # TensorFlow's own answer
+    except ImportError:
+        return None
+    return bool(_pywrap_util_port.IsMklEnabled())
+
+
+def onednn_hint(rt, enabled=None):
+    """A line for a CPU run on TensorFlow where oneDNN is really off and was not asked off.
 
     Args:
         rt: the `Runtime` of the run.
+        enabled: whether oneDNN is on (default: `onednn_enabled()`).
     """
     if rt.backend != "tensorflow" or rt.gpus or onednn_setting() != "unset":
         return None
+    if enabled is None:
+        enabled = onednn_enabled()
+    if enabled is not False:  # TensorFlow turned it on by itself (AVX-512 VNNI/BF16, AMX)
+        return None
     return (
-        "kcnn train: TensorFlow was imported before kcnn, so its oneDNN CPU kernels stay at "
-        "TensorFlow's default (off on most AVX2 CPUs, about half the speed); import kcnn first "
-        "or set TF_ENABLE_ONEDNN_OPTS=1 before TensorFlow starts"
+        "kcnn train: TensorFlow was imported before kcnn, and its oneDNN CPU kernels are off on "
+        "this CPU (about half the speed); import kcnn first or set TF_ENABLE_ONEDNN_OPTS=1 "
+        "before TensorFlow starts"
     )

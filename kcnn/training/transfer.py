@@ -50,7 +50,7 @@ def build_network(config, num_classes, input_shape):
     Returns:
         (network, names of the layers that start fresh when starting from weights, else []).
     """
-    from kcnn._building import build
+    from kcnn.models import build
 
     options = {"input_shape": input_shape, **config.model_options}
     if config.init:

@@ -88,11 +88,22 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
 
 
 def test_cpu_study_measures_each_configuration_in_its_own_process(tmp_path):
-    arguments = f"--workloads resnet20 --configs default keras-batchnorm --rounds 1 {QUICK}"
-    results = _report(tmp_path, "cpu_study", arguments)["results"]
+    arguments = (f"--workloads resnet20 --configs default keras-batchnorm --rounds 1 {QUICK} "
+                 "--peak-size 256 --peak-repeats 1")
+    report = _report(tmp_path, "cpu_study", arguments)
+    results = report["results"]
     assert [r["config"] for r in results] == ["default", "keras-batchnorm"]
     assert all(r["error"] is None and r["images_per_s"] > 0 for r in results)
     assert results[0]["ratio_to_default"] == 1.0
+    # 3 x forward MACs x 2 per image: ResNet-20's 40,551,040 MACs (kcnn.analysis)
+    assert all(r["training_flops_per_image"] == 6 * 40_551_040 for r in results)
+    peak = report["peak_gemm"]["flops_per_s"]["float32"]
+    for r in results:
+        assert r["achieved_flops_per_s"] == pytest.approx(
+            r["images_per_s"] * r["training_flops_per_image"])
+        assert r["fraction_of_peak"] == pytest.approx(r["achieved_flops_per_s"] / peak)
+    assert isinstance(report["environment"]["cpu"]["flags"]["AVX2"], bool)
+    assert all(len(r["load_averages"]) == 1 for r in results)
 
 
 def test_cpu_study_skips_configurations_a_workload_cannot_run():
@@ -148,13 +159,12 @@ def test_graph_ops_finds_vgg16_dropouts_and_identical_inference_graphs(capsys):
 def test_batchnorm_rounding_is_zero_without_the_fused_kernel(tmp_path):
     """The figure behind the README's "equal up to float32 rounding in training"."""
     report = _report(tmp_path, "batchnorm_rounding",
-                     "--model resnet50 --input-size 32 --batch-size 2")
+                     "--model resnet50 --input-size 64 --batch-size 2")  # 2x2 at the end
     rows = {(r["a"], r["b"]): r for r in report["results"]}
     assert rows[("kcnn_keras_batchnorm", "keras_applications")]["max_relative"] == 0.0
     for pair in (("kcnn", "keras_applications"), ("kcnn", "float64"),
                  ("keras_applications", "float64")):
         assert 0.0 < rows[pair]["max_relative"] < 1e-2
-    assert report["environment"]["cpu"]["cores"] >= 1
 
 
 def test_machine_names_the_cpu_and_versions():
@@ -165,6 +175,40 @@ def test_machine_names_the_cpu_and_versions():
     cpu = {"model_name": "X", "family": 25, "model": 17, "cores": 2,
            "flags": {name: name in ("AVX2", "AVX-512F", "AVX512_BF16")
                      for name in machine.SIMD_FLAGS.values()}}
-    assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, AVX-512F, AVX512_BF16, no AMX)"
+    assert machine.label(cpu) == (
+        "X (family 25 model 17, 2 cores; AVX2, AVX-512F, AVX512_BF16, no AMX)"
+    )
     cpu["flags"] = {name: name == "AVX2" for name in machine.SIMD_FLAGS.values()}
     assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, no AVX-512, no AMX)"
+
+
+def test_precision_speed_times_both_precisions_in_one_process(tmp_path):
+    report = _report(tmp_path, "precision_speed",
+                     "--models lenet5 --warmup 1 --steps 1 --repeats 2")
+    (row,) = report["results"]
+    assert row["model"] == "lenet5" and len(row["load_averages"]) == 2
+    assert row["ratio"] == pytest.approx(
+        row["mixed_bfloat16_images_per_s"] / row["float32_images_per_s"])
+    assert report["environment"]["cpu"]["cores"] >= 1
+
+
+def test_precision_accuracy_summarizes_seeds_per_task_and_precision():
+    study = _script("precision_accuracy")
+    runs = [{"task": "t", "precision": p, "seed": s, "test_accuracy": a, "test_loss": 0.1}
+            for p, s, a in (("float32", 1, 0.9), ("float32", 2, 0.8), ("mixed_bfloat16", 1, 0.85),
+                            ("mixed_bfloat16", 2, 0.85))]
+    rows = study.summarize(runs)
+    assert [(r["precision"], r["seeds"]) for r in rows] == [("float32", 2), ("mixed_bfloat16", 2)]
+    assert rows[0]["accuracy_mean"] == pytest.approx(0.85)
+    assert rows[0]["accuracy_std"] == pytest.approx(0.0707, abs=1e-4)
+    assert (rows[0]["accuracy_min"], rows[0]["accuracy_max"]) == (0.8, 0.9)
+    assert rows[1]["accuracy_std"] == 0.0
+
+
+def test_profile_step_counts_operations_not_runtime_events():
+    pattern = _script("profile_step").OP_EVENT
+    assert pattern.match("resnet20_1/conv/convolution:_MklNativeConv2D").group(1) == (
+        "_MklNativeConv2D")
+    for runtime_event in ("ExecutorState::Process", "EagerLocalExecute: __inference_step_1",
+                          "one_step_on_data"):
+        assert pattern.match(runtime_event) is None

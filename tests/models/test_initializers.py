@@ -105,8 +105,18 @@ def test_alexnet_paper_and_keras_options():
     _moments_match(np.asarray(_weight(model, "conv4/kernel")), 0.01)
     keras_model = kcnn.models.get("alexnet", variant="cifar")  # default: the builder's (Keras')
     assert not np.asarray(_weight(keras_model, "conv2/bias")).any()
-    assert initializers.scheme_for("alexnet") == "alexnet-paper"
-    assert initializers.scheme_for("resnet50", "keras") == "keras"
-    assert initializers.scheme_for("inception_v3", "torchvision") == "torchvision-inception_v3"
+    # each variant declares its source's scheme next to its family's table
+    assert kcnn.models.spec("alexnet").variant("paper").initializer == "alexnet-paper"
+    assert kcnn.models.spec("resnet50").variant("keras").initializer == "keras"
+    assert kcnn.models.spec("resnet50").variant("torchvision").initializer == "torchvision-resnet"
+    assert kcnn.models.spec("resnet20").variant().initializer == "kaiming"
+    assert initializers.scheme("source", "torchvision-inception_v3") == "torchvision-inception_v3"
+    assert initializers.scheme("kaiming", "torchvision-vgg") == "kaiming"
+    declared = {
+        v.initializer for n in kcnn.models.names() for v in kcnn.models.spec(n).variants.values()
+    }
+    assert declared <= set(initializers.SCHEMES)
+    with pytest.raises(ValueError, match="cannot be combined with `weights="):
+        kcnn.models.get("alexnet", initializer="source", weights="imagenet")
     with pytest.raises(ValueError, match="unknown initializer 'xavier'; choose from: source, keras"):
         kcnn.models.get("lenet5", initializer="xavier")
