@@ -14,6 +14,17 @@ from kcnn import __version__
 COMMAND_MODULES = ("kcnn.training.commands", "kcnn.analysis.commands", "kcnn.viz.commands")
 
 
+def one_line_errors(parser):
+    """Make `parser` (a subcommand's) report usage errors as one line, with exit status 2."""
+
+    def error(message):
+        print(f"{parser.prog}: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+    parser.error = error
+    return parser
+
+
 def build_parser():
     """The argparse parser with every registered subcommand."""
     parser = argparse.ArgumentParser(

@@ -8,7 +8,7 @@ NEEDS_IMAGE = ("maps", "cam")
 
 def register(subparsers):
     """Add the `show` subcommand."""
-    from kcnn.training.commands import _one_line_errors
+    from kcnn.cli import one_line_errors
 
     p = subparsers.add_parser(
         "show",
@@ -22,7 +22,7 @@ def register(subparsers):
             "given); arch: one box per stage with shapes, parameters and MACs."
         ),
     )
-    _one_line_errors(p)
+    one_line_errors(p)
     p.add_argument("kind", choices=KINDS, metavar="{" + ",".join(KINDS) + "}")
     p.add_argument("model", metavar="MODEL_OR_RUN")
     p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (maps, cam, rf)")

@@ -19,7 +19,6 @@ import keras
 
 from kcnn.analysis import rules
 from kcnn.layers import CompositeLayer
-from kcnn.layers.inception import _Branches
 
 
 def _merge(geometries):
@@ -95,37 +94,25 @@ class _Placer:
         name = prefix + layer.name
         if isinstance(layer, keras.Model):
             geometry = _merge(self.functional(layer, [geometry], name + "/"))
-        elif isinstance(layer, _Branches):
-            geometry = _merge([self.chain(b, geometry, in_shape, name) for b in layer.branches])
         elif isinstance(layer, CompositeLayer) and type(layer).paths is not CompositeLayer.paths:
-            geometry = _merge([
-                self.chain([sub for sub, _ in path], geometry, in_shape, name)
-                for path in layer.paths(in_shape)
-            ])
+            steps = []  # per path: the geometry before each sublayer and after the last
+            for path in layer.paths(in_shape):
+                start = getattr(path, "start", None)  # a split starts inside an earlier path
+                first = geometry if start is None else steps[start[0]][start[1]]
+                steps.append(self.steps(path, first, name))
+            geometry = _merge([path_steps[-1] for path_steps in steps])
         else:
             geometry = _leaf(layer, geometry, in_shape, out_shape)
         self.found[name] = geometry
         return geometry
 
-    def chain(self, layers, geometry, shape, prefix):
-        """Layers in order from `shape`; a list inside is a split (parts in parallel, unioned)."""
-        for item in layers:
-            if isinstance(item, list):
-                ends = [self._part(part, geometry, shape, prefix) for part in item]
-                geometry = _merge([g for g, _ in ends])
-                shape = (*ends[0][1][:-1], sum(s[-1] for _, s in ends))
-                continue
-            out = tuple(item.compute_output_shape(shape))
-            geometry = self.visit(item, geometry, shape, out, prefix + "/")
-            shape = out
-        return geometry
-
-    def _part(self, layers, geometry, shape, prefix):
-        for item in layers:
-            out = tuple(item.compute_output_shape(shape))
-            geometry = self.visit(item, geometry, shape, out, prefix + "/")
-            shape = out
-        return geometry, shape
+    def steps(self, pairs, geometry, prefix):
+        """The geometry before each `(sublayer, input shape)` pair of a path and after the last."""
+        found = [geometry]
+        for sublayer, shape in pairs:
+            out = tuple(sublayer.compute_output_shape(shape))
+            found.append(self.visit(sublayer, found[-1], shape, out, prefix + "/"))
+        return found
 
 
 def placements(model):
