@@ -8,7 +8,7 @@ names are keras.applications' (with its two auto-named stem paddings named `conv
 `pool1_pad`), so `variant="imagenet"` DenseNet-121/169/201 take keras.applications' weights by name.
 """
 
-import collections
+import dataclasses
 
 import keras
 
@@ -26,33 +26,49 @@ from kcnn.models._registry import VariantSpec, register
 from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
-DenseNetConfig = collections.namedtuple("DenseNetConfig", "growth_rate block_sizes init_features")
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DenseNetConfig:
+    """A DenseNet's size (a row of `DENSENET_CONFIGS`)."""
+
+    growth_rate: int  # k: the channels each dense layer adds
+    block_sizes: tuple  # dense layers per dense block
+    init_features: int  # channels out of the stem
+
 
 # The paper's Table 1 (DenseNet-161's k=48 and 96 stem filters are torchvision's; the paper's table
 # lists 121/169/201/264 with k=32).
 DENSENET_CONFIGS = {
-    "densenet121": DenseNetConfig(32, (6, 12, 24, 16), 64),
-    "densenet161": DenseNetConfig(48, (6, 12, 36, 24), 96),
-    "densenet169": DenseNetConfig(32, (6, 12, 32, 32), 64),
-    "densenet201": DenseNetConfig(32, (6, 12, 48, 32), 64),
+    "densenet121": DenseNetConfig(growth_rate=32, block_sizes=(6, 12, 24, 16), init_features=64),
+    "densenet161": DenseNetConfig(growth_rate=48, block_sizes=(6, 12, 36, 24), init_features=96),
+    "densenet169": DenseNetConfig(growth_rate=32, block_sizes=(6, 12, 32, 32), init_features=64),
+    "densenet201": DenseNetConfig(growth_rate=32, block_sizes=(6, 12, 48, 32), init_features=64),
 }
 
 BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
 
-# bn_epsilon, bn_momentum (Keras convention): keras.applications' unless a row says otherwise.
-DenseNetVariant = collections.namedtuple(
-    "DenseNetVariant", "stem concat_order bn_epsilon bn_momentum", defaults=(BN_EPSILON, 0.99)
-)
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DenseNetVariant:
+    """What tells the DenseNet forms apart (a row of `DENSENET_VARIANTS`)."""
+
+    stem: str  # "imagenet" (7x7/2 conv, BN, ReLU, 3x3/2 max-pool) or "cifar" (one 3x3 conv)
+    concat_order: str  # "append" (new features after the input) or "prepend"
+    bn_epsilon: float = BN_EPSILON  # keras.applications' unless a row says otherwise
+    bn_momentum: float = 0.99  # Keras convention (PyTorch's momentum 0.1 is Keras' 0.9)
+
 
 DENSENET_VARIANTS = {
     # 7x7/2 conv, BN, ReLU, 3x3/2 max-pool; new features after the input.
-    "imagenet": DenseNetVariant("imagenet", "append"),
+    "imagenet": DenseNetVariant(stem="imagenet", concat_order="append"),
     # torchvision's densenet121/161/169/201: the same network with PyTorch's BatchNorm settings,
     # eps 1e-5 and momentum 0.1 (Keras 0.9), so that its weights fine-tune as they do there.
-    "torchvision": DenseNetVariant("imagenet", "append", 1e-5, 0.9),
+    "torchvision": DenseNetVariant(
+        stem="imagenet", concat_order="append", bn_epsilon=1e-5, bn_momentum=0.9
+    ),
     # The project's source notes (spec 16): 3x3 conv of 2k channels, no BN after it, no max-pool;
     # new features before the input.
-    "cifar": DenseNetVariant("cifar", "prepend"),
+    "cifar": DenseNetVariant(stem="cifar", concat_order="prepend"),
 }
 
 # Declarations: ImageNet 224x224, at least 29 (spec 13; keras.applications enforces 32): 29 -> 15
@@ -129,7 +145,8 @@ def densenet_stages(config, stride):
 
 def _with_densenet_stages(network, table):
     config = DENSENET_CONFIGS[network]
-    cifar = config._replace(init_features=2 * config.growth_rate)  # the CIFAR stem: 2k channels
+    # The CIFAR stem: 2k channels.
+    cifar = dataclasses.replace(config, init_features=2 * config.growth_rate)
     stem = [("conv1_relu", 2, config.init_features)]
     return {
         key: with_stages(
@@ -143,9 +160,8 @@ DENSENET_DECLARATIONS = {
     net: _with_densenet_stages(net, table) for net, table in DENSENET_DECLARATIONS.items()
 }
 # DenseNet-BC-100, k=12, the default; another depth or growth rate sizes its stages differently.
-DENSENET_BC_VARIANT = with_stages(
-    DENSENET_BC_VARIANT, densenet_stages(DenseNetConfig(12, (16, 16, 16), 24), 1)
-)
+BC_100 = DenseNetConfig(growth_rate=12, block_sizes=(16, 16, 16), init_features=24)
+DENSENET_BC_VARIANT = with_stages(DENSENET_BC_VARIANT, densenet_stages(BC_100, 1))
 
 
 def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):
@@ -255,9 +271,7 @@ def _densenet(
     x = chain(
         x,
         [
-            BatchNormalization(
-                epsilon=variant.bn_epsilon, momentum=variant.bn_momentum, name="bn"
-            ),
+            BatchNormalization(epsilon=variant.bn_epsilon, momentum=variant.bn_momentum, name="bn"),
             keras.layers.Activation("relu", name="relu"),
         ],
     )
@@ -377,6 +391,10 @@ def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
         raise ValueError(
             f"`{network}`: `growth_rate` must be a positive integer; received {growth_rate!r}"
         )
-    config = DenseNetConfig(growth_rate, ((depth - 4) // 6,) * 3, 2 * growth_rate)
-    row = DenseNetVariant("cifar", "append")
+    config = DenseNetConfig(
+        growth_rate=growth_rate,
+        block_sizes=((depth - 4) // 6,) * 3,
+        init_features=2 * growth_rate,
+    )
+    row = DenseNetVariant(stem="cifar", concat_order="append")
     return _densenet(network, config, row, DENSENET_BC_VARIANT, num_classes=num_classes, **kwargs)

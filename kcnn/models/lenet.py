@@ -16,7 +16,7 @@ Layers carry the paper's labels: `c1`, `s2`, `c3`, `s4`, `c5`, `f6`, then `predi
 the original, `output`, the RBF distances; see `lenet5`).
 """
 
-import collections
+import dataclasses
 
 import keras
 
@@ -32,12 +32,20 @@ from kcnn.models._common import (
 from kcnn.models._registry import VariantSpec, register
 from kcnn.models.features import with_stages
 
-LeNetVariant = collections.namedtuple("LeNetVariant", "activation pooling c1_padding")
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LeNetVariant:
+    """What tells the LeNet-5 forms apart (a row of `LENET_VARIANTS`)."""
+
+    activation: object  # of every layer but the classifier: a Keras activation name or callable
+    pooling: str  # "max", "avg", or "subsampling" (trainable, with the original's partial C3)
+    c1_padding: str  # "valid", or "same" for 28x28 inputs (d2l)
+
 
 LENET_VARIANTS = {
-    "modern": LeNetVariant("relu", "max", "valid"),
-    "original": LeNetVariant(scaled_tanh, "subsampling", "valid"),
-    "d2l": LeNetVariant("sigmoid", "avg", "same"),
+    "modern": LeNetVariant(activation="relu", pooling="max", c1_padding="valid"),
+    "original": LeNetVariant(activation=scaled_tanh, pooling="subsampling", c1_padding="valid"),
+    "d2l": LeNetVariant(activation="sigmoid", pooling="avg", c1_padding="same"),
 }
 # Declarations. Smallest inputs: the feature extractor ends at s4 (16: 12 -> 6 -> 2 -> 1; 12 for
 # d2l's padded C1). With the top, the 400-feature Flatten (or the original's 5x5 C5) needs exactly

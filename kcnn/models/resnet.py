@@ -10,7 +10,6 @@ take keras.applications' weights by name (a block's `conv2_block1/1_conv/kernel`
 `conv2_block1_1_conv/kernel`).
 """
 
-import collections
 import dataclasses
 
 import keras
@@ -29,16 +28,23 @@ from kcnn.models._registry import VariantSpec, register
 from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
-ResNetStages = collections.namedtuple("ResNetStages", "block repeats")
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResNetStages:
+    """An ImageNet ResNet's depth (a row of `RESNET_STAGES`)."""
+
+    block: str  # "basic" (two 3x3 convs) or "bottleneck" (1x1, 3x3, 1x1 with 4x expansion)
+    repeats: tuple  # blocks per stage, conv2_x ... conv5_x
+
 
 # The paper's Table 1: block type and blocks per stage (conv2_x ... conv5_x), as torchvision's
 # `_resnet(BasicBlock, [2, 2, 2, 2])`.
 RESNET_STAGES = {
-    "resnet18": ResNetStages("basic", (2, 2, 2, 2)),
-    "resnet34": ResNetStages("basic", (3, 4, 6, 3)),
-    "resnet50": ResNetStages("bottleneck", (3, 4, 6, 3)),
-    "resnet101": ResNetStages("bottleneck", (3, 4, 23, 3)),
-    "resnet152": ResNetStages("bottleneck", (3, 8, 36, 3)),
+    "resnet18": ResNetStages(block="basic", repeats=(2, 2, 2, 2)),
+    "resnet34": ResNetStages(block="basic", repeats=(3, 4, 6, 3)),
+    "resnet50": ResNetStages(block="bottleneck", repeats=(3, 4, 6, 3)),
+    "resnet101": ResNetStages(block="bottleneck", repeats=(3, 4, 23, 3)),
+    "resnet152": ResNetStages(block="bottleneck", repeats=(3, 8, 36, 3)),
 }
 
 # Declarations: the variants each depth has and their weights (kcnn.models.spec("resnet50")
@@ -146,7 +152,7 @@ RESNET_DECLARATIONS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ResNetLayout:
     """Everything that tells one ResNet from another; a builder is a loop over one of these."""
 
@@ -195,9 +201,7 @@ def resnet_stem(layout):
     """The stem's layers: keras.applications' ImageNet stem, or a single 3x3 conv for CIFAR."""
     conv_options = {"use_bias": layout.conv_bias, "kernel_initializer": layout.kernel_initializer}
     bn_relu = [
-        BatchNormalization(
-            epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="conv1_bn"
-        ),
+        BatchNormalization(epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="conv1_bn"),
         keras.layers.Activation("relu", name="conv1_relu"),
     ]
     if layout.stem == "cifar":
@@ -332,7 +336,12 @@ def _imagenet_resnet(network, variant, kwargs):
             f"allowed: {', '.join(map(repr, declared))}"
         )
     check_variant(network, variant, tuple(declared))
-    layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **RESNET_VARIANTS[variant])
+    layout = ResNetLayout(
+        block=stages.block,
+        repeats=stages.repeats,
+        widths=IMAGENET_WIDTHS,
+        **RESNET_VARIANTS[variant],
+    )
     return _resnet(network, layout, declared[variant], **kwargs)
 
 
@@ -340,9 +349,9 @@ def _cifar_resnet(network, shortcut, kwargs):
     check_variant(network, shortcut, tuple(CIFAR_SHORTCUTS))
     n = CIFAR_RESNET_DEPTHS[network]
     layout = ResNetLayout(
-        "basic",
-        (n,) * 3,
-        CIFAR_WIDTHS,
+        block="basic",
+        repeats=(n,) * 3,
+        widths=CIFAR_WIDTHS,
         stem="cifar",
         stem_filters=16,
         shortcut=CIFAR_SHORTCUTS[shortcut],
@@ -403,7 +412,9 @@ WIDE_RESNET_VARIANT = with_stages(
 def _wider_resnet(network, depth, kwargs, **block):
     """ResNeXt and Wide ResNet-50/101: ResNet-50/101's torchvision layout with other bottlenecks."""
     stages = RESNET_STAGES[depth]
-    layout = ResNetLayout(stages.block, stages.repeats, IMAGENET_WIDTHS, **block)
+    layout = ResNetLayout(
+        block=stages.block, repeats=stages.repeats, widths=IMAGENET_WIDTHS, **block
+    )
     return _resnet(network, layout, WIDER_DECLARATIONS[network], **kwargs)
 
 
@@ -537,9 +548,7 @@ def wide_resnet101_2(**kwargs):
     return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
 
 
-@register(
-    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet20"]
-)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet20"])
 @forwards_to(_resnet)
 def resnet20(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
@@ -551,9 +560,7 @@ def resnet20(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet20", shortcut, kwargs)
 
 
-@register(
-    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet32"]
-)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet32"])
 @forwards_to(_resnet)
 def resnet32(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
@@ -565,9 +572,7 @@ def resnet32(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet32", shortcut, kwargs)
 
 
-@register(
-    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet44"]
-)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet44"])
 @forwards_to(_resnet)
 def resnet44(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
@@ -579,9 +584,7 @@ def resnet44(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet44", shortcut, kwargs)
 
 
-@register(
-    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet56"]
-)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet56"])
 @forwards_to(_resnet)
 def resnet56(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
@@ -593,9 +596,7 @@ def resnet56(*, shortcut="zero_pad", **kwargs):
     return _cifar_resnet("resnet56", shortcut, kwargs)
 
 
-@register(
-    family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet110"]
-)
+@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet110"])
 @forwards_to(_resnet)
 def resnet110(*, shortcut="zero_pad", **kwargs):
     """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
@@ -626,9 +627,9 @@ def preact_resnet164(**kwargs):
             classifier_activation, input_tensor, weights, name; see `_resnet`.
     """
     layout = ResNetLayout(
-        "bottleneck",
-        (18, 18, 18),
-        CIFAR_WIDTHS,
+        block="bottleneck",
+        repeats=(18, 18, 18),
+        widths=CIFAR_WIDTHS,
         stem="cifar",
         stem_filters=16,
         preactivation=True,
@@ -671,9 +672,9 @@ def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
         )
     n = (depth - 4) // 6
     layout = ResNetLayout(
-        "basic",
-        (n,) * 3,
-        tuple(w * width for w in CIFAR_WIDTHS),
+        block="basic",
+        repeats=(n,) * 3,
+        widths=tuple(w * width for w in CIFAR_WIDTHS),
         stem="cifar",
         stem_filters=16,
         preactivation=True,

@@ -68,7 +68,9 @@ def test_densenet121_names_and_per_block_counts(densenet121):
 
 
 def test_densenet161_config_row():
-    assert densenet.DENSENET_CONFIGS["densenet161"] == (48, (6, 12, 36, 24), 96)
+    assert densenet.DENSENET_CONFIGS["densenet161"] == densenet.DenseNetConfig(
+        growth_rate=48, block_sizes=(6, 12, 36, 24), init_features=96
+    )
 
 
 def test_cifar_variant_follows_the_source_notes():
@@ -156,7 +158,10 @@ def test_smallest_inputs():
             "`growth_rate` must be a positive integer",
         ),
         (lambda: kcnn.models.densenet_bc(compression=0), "`compression` must be a number in"),
-        (lambda: kcnn.models.densenet201(weights="imagenet.bin"), "no weights 'imagenet.bin'; available"),
+        (
+            lambda: kcnn.models.densenet201(weights="imagenet.bin"),
+            "no weights 'imagenet.bin'; available",
+        ),
     ],
 )
 def test_bad_arguments(call, message):
