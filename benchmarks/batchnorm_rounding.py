@@ -37,21 +37,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def copy_weights_by_name(source, target):
-    """keras.applications' weights into kcnn's model: block `b` sublayer `s` <- layer `b_s`."""
-    import kcnn
-
-    for layer in target.layers:
-        if isinstance(layer, kcnn.layers.CompositeLayer):
-            paths = layer.paths(tuple(layer.input.shape))
-            pairs = [(sub, f"{layer.name}_{sub.name}") for path in paths for sub, _ in path]
-        else:
-            pairs = [(layer, layer.name)]
-        for sub, source_name in pairs:
-            if sub.weights:
-                sub.set_weights(source.get_layer(source_name).get_weights())
-
-
 def relative_difference(a, b, reference):
     """(max |a - b| / max |reference|, ||a - b|| / ||reference||) in float64."""
     import numpy as np
@@ -70,15 +55,16 @@ def main(argv=None):
     import throughput
 
     import kcnn
+    from kcnn.weights.keras_h5 import copy_from_model
 
     shape = (args.input_size, args.input_size, 3)
     application = getattr(keras.applications, APPLICATIONS[args.model])
     options = {"weights": None, "input_shape": shape, "include_top": False}
     reference = application(**options)
     ours = kcnn.models.get(args.model, variant="keras", **options)
-    copy_weights_by_name(reference, ours)
+    copy_from_model(reference, ours)
     keras_bn = kcnn.models.get(args.model, variant="keras", **options)
-    copy_weights_by_name(reference, keras_bn)
+    copy_from_model(reference, keras_bn)
     throughput.with_keras_batchnorm(keras, keras_bn)
     keras.config.set_dtype_policy("float64")
     try:

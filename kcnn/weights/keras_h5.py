@@ -44,8 +44,9 @@ def read(path):
     return layers
 
 
-def _leaves(model):
-    """(file layer name, layer) for every layer with weights, a block's sublayers path by path."""
+def keras_names(model):
+    """(keras.applications layer name, layer) for every layer of the kcnn `model` with weights,
+    a block's sublayers path by path: block `b`'s sublayer `s` is keras.applications' `b_s`."""
     found = []
     for layer in model.layers:
         if isinstance(layer, CompositeLayer):
@@ -111,10 +112,19 @@ def _by_order(file_layers, leaves):
     return pairs
 
 
+def copy_from_model(source, model):
+    """Copy the weights of an in-memory keras.applications model `source` (same network, same
+    names) into the kcnn `model`, layer by layer; returns the number of layers copied."""
+    pairs = keras_names(model)
+    for name, layer in pairs:
+        layer.set_weights(source.get_layer(name).get_weights())
+    return len(pairs)
+
+
 def load(model, path, *, network):
     """Assign keras.applications' weights file `path` to the kcnn `model` (every weight)."""
     file_layers = read(path)
-    leaves = _leaves(model)
+    leaves = keras_names(model)
     pairs = _by_order(file_layers, leaves) if network == "inception_v3" else leaves
     missing = [name for name, _ in pairs if name not in file_layers]
     if missing:

@@ -12,6 +12,7 @@ import pytest
 
 import kcnn
 from kcnn.layers import BottleneckBlock, CompositeLayer, ResidualBlock, ZeroPadShortcut
+from kcnn.weights import keras_h5
 
 RNG = np.random.default_rng(0)
 
@@ -422,28 +423,12 @@ def _randomise(model):
         weight.assign(value.astype("float32"))
 
 
-def copy_weights_by_name(source, target):
-    """Copy keras.applications weights into a kcnn model: block `b` sublayer `s` <- layer `b_s`."""
-    copied = 0
-    for layer in target.layers:
-        if isinstance(layer, CompositeLayer):
-            paths = layer.paths(tuple(layer.input.shape))
-            pairs = [(sub, f"{layer.name}_{sub.name}") for path in paths for sub, _ in path]
-        else:
-            pairs = [(layer, layer.name)]
-        for sub, source_name in pairs:
-            if sub.weights:
-                sub.set_weights(source.get_layer(source_name).get_weights())
-                copied += 1
-    return copied
-
-
 def test_resnet50_keras_variant_equals_keras_applications():
     reference = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3))
     ours = build("resnet50", variant="keras")
     assert counts(ours) == counts(reference)
     _randomise(reference)
-    copied = copy_weights_by_name(reference, ours)
+    copied = keras_h5.copy_from_model(reference, ours)
     assert copied == sum(1 for layer in reference.layers if layer.weights)
     x = RNG.uniform(-1, 1, size=(2, 32, 32, 3)).astype("float32")
     # the last block's output (keras.applications' conv5_block3_out) and the class probabilities
