@@ -38,13 +38,3 @@ def _subprocess_env():
 def kcnn_cli():
     """`kcnn_cli(args, cwd=None, **env)` runs `python -m kcnn ARGS` and returns the process."""
     return run_kcnn
-
-
-@pytest.fixture(scope="session")
-def default_run(tmp_path_factory):
-    """`kcnn train` with no arguments at all, run once per session in an empty directory:
-    (completed process, run directory)."""
-    cwd = tmp_path_factory.mktemp("noargs")
-    proc = run_kcnn(["train"], cwd=cwd)
-    runs = sorted((cwd / "runs").glob("lenet5-digits-*")) if (cwd / "runs").exists() else []
-    return proc, (runs[0] if runs else None)

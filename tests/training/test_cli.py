@@ -2,11 +2,23 @@
 
 import json
 
+import numpy as np
 import pytest
 
+import kcnn.training
 from kcnn import cli
 
 pytestmark = pytest.mark.tf_only
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory, kcnn_cli):
+    """`kcnn train` with no arguments at all, run once for this file's tests in an empty directory:
+    (completed process, run directory)."""
+    cwd = tmp_path_factory.mktemp("noargs")
+    proc = kcnn_cli(["train"], cwd=cwd)
+    runs = sorted((cwd / "runs").glob("lenet5-digits-*")) if (cwd / "runs").exists() else []
+    return proc, (runs[0] if runs else None)
 
 
 def test_no_argument_run_trains_lenet5_on_digits_to_95_percent(default_run):
@@ -32,6 +44,23 @@ def test_evaluate_command_prints_members_and_ensemble(default_run, capsys):
     assert len(ensemble) == 1 and ensemble[0].count("%") == 2  # accuracy and top-5
     assert out[1].split() == ["run", "model", "accuracy", "top-5", "loss"]
     assert [ln.split()[0] for ln in out if ln[:1].isdigit()] == [str(d) for d in range(10)]
+
+
+def test_evaluate_reports_each_member_and_the_softmax_ensemble(tmp_path, default_run):
+    _, first = default_run
+    assert first is not None, "the no-argument run did not finish"
+    second = kcnn.training.train(epochs=2, seed=5, verbose=0, run_dir=str(tmp_path / "b"))
+    result = kcnn.training.evaluate([first, second.run_dir])
+    assert result["dataset"] == "digits" and result["test_examples"] == 360
+    members = result["members"]
+    assert [m["model"] for m in members] == ["lenet5", "lenet5"]
+    first_metrics = json.loads((first / "metrics.json").read_text())
+    assert members[0]["accuracy"] == pytest.approx(first_metrics["test_accuracy"])
+    assert members[1]["accuracy"] == pytest.approx(second.metrics["test_accuracy"])
+    assert 0.5 < result["ensemble"]["accuracy"] <= 1
+    # The ensemble averages softmax outputs, so (cross-entropy being convex) its loss is at
+    # most the members' mean loss.
+    assert result["ensemble"]["loss"] <= np.mean([m["loss"] for m in members]) + 1e-6
 
 
 @pytest.mark.parametrize(
