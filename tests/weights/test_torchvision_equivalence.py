@@ -7,9 +7,9 @@ kcnn's real reading and conversion code loads that file into the kcnn model. The
 same logits (NCHW against NHWC) to 1e-4 of the logit scale. Any difference in padding, pooling
 rounding, BN epsilon, flatten order or concatenation order shows up as a failure here.
 
-`pytest -s -m "" <this file> tests/models/test_torchvision_weights.py` (all cases, slow ones too)
-prints one `EQUIVALENCE` row per case: network, options, input size, max |logit difference|, and
-that difference over max |logit|.
+`pytest -n 0 -s -m "" <this file> tests/models/test_torchvision_weights.py` (all cases, slow ones
+too, in one process so that `-s` shows the output) prints one `EQUIVALENCE` row per case: network,
+options, input size, max |logit difference|, and that difference over max |logit|.
 """
 
 import dataclasses
