@@ -5,12 +5,14 @@ the shared behaviour, so a newly registered builder is tested without new test c
 """
 
 import inspect
+import math
 
 import keras
 import numpy as np
 import pytest
 
 import kcnn
+import kcnn.analysis
 
 # Builders whose head is a Flatten into a Dense layer need a fixed input size with the top.
 FIXED_HEAD_SIZE = {"alexnet": 227, "simple_cnn": 128}
@@ -69,6 +71,11 @@ def test_builder_contract_under_mixed_precision(name, mixed_float16):
 
     variables = {v.dtype for v in model.weights}
     assert variables == {"float32"}, f"variables must stay float32, found {variables}"
+    # kcnn.analysis accounts for every parameter (exact MACs against published figures are in
+    # tests/analysis/test_profile.py and the family files).
+    totals = kcnn.analysis.profile(model).totals
+    assert totals.params == model.count_params() and totals.macs > 0
+    assert totals.trainable == sum(math.prod(w.shape) for w in model.trainable_weights)
     # Explicit names are the same in every build; auto names drift (conv2d -> conv2d_7).
     names = all_layer_names(model)
     with keras.StatelessScope(initialize_variables=False):  # names only: skip the weight values
