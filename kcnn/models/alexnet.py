@@ -14,7 +14,7 @@ Neural Networks", NIPS 2012; spec section 2), in three variants, one row each of
   2x2/2 max-pools, one linear layer from the 256 features. 32x32x3, 10 classes: T 2,472,266.
 """
 
-import collections
+import dataclasses
 
 import keras
 
@@ -32,15 +32,21 @@ from kcnn.models._registry import VariantSpec, register
 from kcnn.models.features import with_stages
 from kcnn.weights.sets import torchvision_weights
 
-AlexNetVariant = collections.namedtuple(
-    "AlexNetVariant",
-    "widths conv1_pad lrn pool fc_units dropout_after groups head_sizes",
-)
 
-# widths: conv1..conv5 filters. pool: (size, stride) of pool1, pool2, pool5. fc_units: the hidden
-# dense layers. dropout_after: the layers followed by dropout (torchvision drops the inputs of fc6
-# and fc7). head_sizes: the inputs whose pool5 is exactly what the Flatten head needs (6x6; 1x1 for
-# "cifar"); None: any size works.
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AlexNetVariant:
+    """What tells the AlexNet forms apart (a row of `ALEXNET_VARIANTS`)."""
+
+    widths: tuple  # conv1 ... conv5 filters
+    conv1_pad: int  # zero padding before conv1
+    lrn: bool  # local response normalization after conv1 and conv2 (the paper)
+    pool: tuple  # (size, stride) of pool1, pool2 and pool5
+    fc_units: tuple  # the hidden dense layers
+    dropout_after: tuple  # the layers followed by dropout (torchvision: fc6's and fc7's inputs)
+    groups: int  # the paper's two towers: conv2, conv4 and conv5 in 2 groups
+    head_sizes: tuple | None  # inputs whose pool5 is what the Flatten head needs; None: any size
+
+
 ALEXNET_VARIANTS = {
     "paper": AlexNetVariant(
         widths=(96, 256, 384, 384, 256),
@@ -78,16 +84,21 @@ ALEXNET_VARIANTS = {
 # pool5 is at least 1x1.
 ALEXNET_DECLARATIONS = {
     "paper": VariantSpec(
-        (227, 227, 3), 67, "Krizhevsky et al. 2012, NIPS", initializer="alexnet-paper"
+        default_input=(227, 227, 3),
+        min_input=67,
+        source="Krizhevsky et al. 2012, NIPS",
+        initializer="alexnet-paper",
     ),
     "torchvision": VariantSpec(
-        (224, 224, 3),
-        63,
-        "torchvision alexnet (One weird trick, arXiv:1404.5997)",
+        default_input=(224, 224, 3),
+        min_input=63,
+        source="torchvision alexnet (One weird trick, arXiv:1404.5997)",
         weights=(torchvision_weights("alexnet-owt-7be5be79.pth", 56.522, 79.066),),
         initializer="torch-default",
     ),
-    "cifar": VariantSpec((32, 32, 3), 29, "the project's source notes (spec 16)"),
+    "cifar": VariantSpec(
+        default_input=(32, 32, 3), min_input=29, source="the project's source notes (spec 16)"
+    ),
 }
 # Feature stages (layer, stride, channels): the paper's LRN outputs, then conv5 and pool5.
 _TORCHVISION_STAGES = [("conv1", 4, 64), ("conv2", 8, 192), ("conv5", 16, 256), ("pool5", 32, 256)]

@@ -12,7 +12,7 @@ takes `keras.applications.InceptionV3` weights copied by order (that model's lay
 from one build to the next, so names cannot be matched).
 """
 
-import collections
+import dataclasses
 
 import keras
 
@@ -55,9 +55,18 @@ INCEPTION_V3_MODULES = (
 AUX_TAP = "mixed7"
 AUX_MIN_INPUT = 299  # the aux head's avg-pool 5x5/3 then 5x5 "valid" conv need a 17x17 grid
 
-InceptionV3Variant = collections.namedtuple(
-    "InceptionV3Variant", "bn_scale bn_epsilon bn_momentum count_include_pad dropout"
-)
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class InceptionV3Variant:
+    """What tells keras.applications' and torchvision's Inception v3 apart."""
+
+    bn_scale: bool  # BatchNormalization with gamma
+    bn_epsilon: float
+    bn_momentum: float  # Keras convention (PyTorch's momentum 0.1 is Keras' 0.9)
+    count_include_pad: bool  # average pools divide by the full window, zero padding included
+    dropout: float  # before `predictions`
+
+
 INCEPTION_V3_VARIANTS = {
     # keras.applications.InceptionV3: BN without gamma (scale=False), eps 1e-3, momentum 0.99,
     # average pools that ignore the padding, no dropout.
@@ -75,9 +84,9 @@ INCEPTION_V3_VARIANTS = {
 # architectural one); the aux head needs 299 (`AUX_MIN_INPUT`, checked by the builder).
 INCEPTION_V3_DECLARATIONS = {
     "keras": VariantSpec(
-        (299, 299, 3),
-        75,
-        "keras.applications InceptionV3",
+        default_input=(299, 299, 3),
+        min_input=75,
+        source="keras.applications InceptionV3",
         weights=(
             keras_weights(
                 "inception_v3",
@@ -92,9 +101,9 @@ INCEPTION_V3_DECLARATIONS = {
         ),
     ),
     "torchvision": VariantSpec(
-        (299, 299, 3),
-        75,
-        "torchvision inception_v3 (ported from TensorFlow)",
+        default_input=(299, 299, 3),
+        min_input=75,
+        source="torchvision inception_v3 (ported from TensorFlow)",
         weights=(
             torchvision_weights(
                 "inception_v3_google-0cc3c7bd.pth", 77.294, 93.450, crop=299, resize=342, mode="tf"
@@ -143,7 +152,9 @@ def modules(v, rows=INCEPTION_V3_MODULES):
     """One Inception v3 block per row, with the variant's BN and pooling options."""
     layers = []
     for name, block, args in rows:
-        options = dict(args, bn_scale=v.bn_scale, bn_epsilon=v.bn_epsilon, bn_momentum=v.bn_momentum)
+        options = dict(
+            args, bn_scale=v.bn_scale, bn_epsilon=v.bn_epsilon, bn_momentum=v.bn_momentum
+        )
         if block in (InceptionA, InceptionB, InceptionC):
             options["count_include_pad"] = v.count_include_pad
         layers.append(block(name=name, **options))
@@ -203,9 +214,13 @@ def inception_v3(
     """
     network = "inception_v3"
     v = INCEPTION_V3_VARIANTS[check_variant(network, variant, tuple(INCEPTION_V3_VARIANTS))]
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     if aux_logits and not include_top:
-        raise ValueError(f"`{network}`: aux_logits=True needs include_top=True (the side head is a classifier)")
+        raise ValueError(
+            f"`{network}`: aux_logits=True needs include_top=True (the side head is a classifier)"
+        )
     aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
     rate = check_dropout(network, v.dropout if dropout is None else dropout)
     image, x = image_input(
