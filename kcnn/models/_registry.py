@@ -17,7 +17,7 @@ _REGISTRY = {}
 _DEFAULT = object()
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class VariantSpec:
     """The declaration of one network variant.
 
@@ -54,7 +54,7 @@ class VariantSpec:
         return next((w for w in self.weights if w.name == name), None)
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class ModelSpec:
     """What the registry knows about a builder.
 
@@ -169,7 +169,15 @@ def register(family, source, variants, selector="variant"):
                 initializers.initialize(model, initializers.scheme(initializer, declared))
             return model
 
-        _REGISTRY[name] = ModelSpec(name, wrapper, family, source, table, key_name, default)
+        _REGISTRY[name] = ModelSpec(
+            name=name,
+            builder=wrapper,
+            family=family,
+            source=source,
+            variants=table,
+            selector=key_name,
+            default_variant=default,
+        )
         if any(v.weights for v in table.values()):
             _document_pretrained(wrapper, builder)
         return wrapper

@@ -74,7 +74,9 @@ DENSENET_VARIANTS = {
 # Declarations: ImageNet 224x224, at least 29 (spec 13; keras.applications enforces 32): 29 -> 15
 # -> 8 -> 4 -> 2 -> 1; CIFAR 32x32, at least 8 (three 2x2/2 transitions). "imagenet" is the
 # keras.applications layout and takes its weights; "torchvision" takes torchvision's.
-_CIFAR_VARIANT = VariantSpec((32, 32, 3), 8, "the project's source notes (spec 16)")
+_CIFAR_VARIANT = VariantSpec(
+    default_input=(32, 32, 3), min_input=8, source="the project's source notes (spec 16)"
+)
 
 
 def _densenet_declarations(torchvision, keras=None):
@@ -86,12 +88,17 @@ def _densenet_declarations(torchvision, keras=None):
         keras = keras_weights("densenet", stem, hashes, top1, top5, mode="torch", terms="densenet")
         imagenet = (keras,)
     return {
-        "imagenet": VariantSpec((224, 224, 3), 29, "keras.applications densenet layout", imagenet),
+        "imagenet": VariantSpec(
+            default_input=(224, 224, 3),
+            min_input=29,
+            source="keras.applications densenet layout",
+            weights=imagenet,
+        ),
         "torchvision": VariantSpec(
-            (224, 224, 3),
-            29,
-            "torchvision densenet",
-            (torchvision_weights(*torchvision),),
+            default_input=(224, 224, 3),
+            min_input=29,
+            source="torchvision densenet",
+            weights=(torchvision_weights(*torchvision),),
             initializer="torchvision-densenet",
         ),
         "cifar": _CIFAR_VARIANT,
@@ -128,7 +135,9 @@ DENSENET_DECLARATIONS = {
         ),
     ),
 }
-DENSENET_BC_VARIANT = VariantSpec((32, 32, 3), 4, "Huang et al. 2017, section 4.2")
+DENSENET_BC_VARIANT = VariantSpec(
+    default_input=(32, 32, 3), min_input=4, source="Huang et al. 2017, section 4.2"
+)
 
 
 def densenet_stages(config, stride):

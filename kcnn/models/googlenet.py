@@ -107,15 +107,19 @@ GOOGLENET_VARIANTS = {
 # Declarations: paper 224x224, at least 31 (pool4 3x3/2 needs a 2x2 grid: 31 -> 16 -> 8 -> 4 -> 2
 # -> 1); torchvision at least 15 (its min_size); CIFAR 32x32, any size (all downsampling rounds up).
 GOOGLENET_DECLARATIONS = {
-    "paper": VariantSpec((224, 224, 3), 31, "Szegedy et al. 2014; BVLC bvlc_googlenet"),
+    "paper": VariantSpec(
+        default_input=(224, 224, 3), min_input=31, source="Szegedy et al. 2014; BVLC bvlc_googlenet"
+    ),
     "torchvision": VariantSpec(
-        (224, 224, 3),
-        15,
-        "torchvision googlenet",
+        default_input=(224, 224, 3),
+        min_input=15,
+        source="torchvision googlenet",
         weights=(torchvision_weights("googlenet-1378be20.pth", 69.778, 89.530, mode="tf"),),
         initializer="torchvision-googlenet",
     ),
-    "cifar": VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)"),
+    "cifar": VariantSpec(
+        default_input=(32, 32, 3), min_input=1, source="the project's source notes (spec 16)"
+    ),
 }
 # Feature stages (layer, stride, channels): the stem's last unit, then inception3b, 4e and 5b.
 _MODULE_STAGES = [("inception3b", 8, 480), ("inception4e", 16, 832), ("inception5b", 32, 1024)]
@@ -136,7 +140,9 @@ GOOGLENET_DECLARATIONS = {
 def conv_unit(name, filters, kernel, v, strides=1, padding="same"):
     """A stem convolution: conv + ReLU, or conv -> `<name>_bn` -> `<name>_relu` with batch norm."""
     if not v.batch_norm:
-        return [keras.layers.Conv2D(filters, kernel, strides, padding, activation="relu", name=name)]
+        return [
+            keras.layers.Conv2D(filters, kernel, strides, padding, activation="relu", name=name)
+        ]
     return [
         keras.layers.Conv2D(filters, kernel, strides, padding, use_bias=v.conv_bias, name=name),
         BatchNormalization(epsilon=v.bn_epsilon, momentum=v.bn_momentum, name=f"{name}_bn"),
@@ -149,7 +155,10 @@ def max_pool(name, kind):
     if kind == "2x2":
         return [keras.layers.MaxPooling2D(2, strides=2, padding="same", name=name)]
     padding = ((0, 1), (0, 1)) if kind == "ceil" else 1
-    return [keras.layers.ZeroPadding2D(padding, name=f"{name}_pad"), keras.layers.MaxPooling2D(3, strides=2, name=name)]
+    return [
+        keras.layers.ZeroPadding2D(padding, name=f"{name}_pad"),
+        keras.layers.MaxPooling2D(3, strides=2, name=name),
+    ]
 
 
 def lrn(name):
@@ -262,9 +271,13 @@ def googlenet(
     """
     network = "googlenet"
     v = GOOGLENET_VARIANTS[check_variant(network, variant, tuple(GOOGLENET_VARIANTS))]
-    check_common_args(network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights)
+    check_common_args(
+        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+    )
     if aux_logits and not include_top:
-        raise ValueError(f"`{network}`: aux_logits=True needs include_top=True (the side heads are classifiers)")
+        raise ValueError(
+            f"`{network}`: aux_logits=True needs include_top=True (the side heads are classifiers)"
+        )
     aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
     rate = check_dropout(network, v.dropout if dropout is None else dropout)
     image, x = image_input(

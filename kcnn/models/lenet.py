@@ -51,9 +51,13 @@ LENET_VARIANTS = {
 # d2l's padded C1). With the top, the 400-feature Flatten (or the original's 5x5 C5) needs exactly
 # the default size.
 LENET_DECLARATIONS = {
-    "modern": VariantSpec((32, 32, 1), 16, "LeNet-5 with ReLU and max-pooling"),
-    "original": VariantSpec((32, 32, 1), 16, "LeCun et al. 1998, section II-B"),
-    "d2l": VariantSpec((28, 28, 1), 12, "d2l lenet"),
+    "modern": VariantSpec(
+        default_input=(32, 32, 1), min_input=16, source="LeNet-5 with ReLU and max-pooling"
+    ),
+    "original": VariantSpec(
+        default_input=(32, 32, 1), min_input=16, source="LeCun et al. 1998, section II-B"
+    ),
+    "d2l": VariantSpec(default_input=(28, 28, 1), min_input=12, source="d2l lenet"),
 }
 # Feature stages (layer, stride, channels), the same in every variant.
 LENET_DECLARATIONS = {

@@ -22,7 +22,7 @@ from kcnn.models._registry import VariantSpec, register
 from kcnn.models.features import with_stages
 
 NIN_VARIANT = with_stages(  # the declaration; stages: (layer, stride, channels)
-    VariantSpec((224, 224, 3), 67, "d2l nin"),
+    VariantSpec(default_input=(224, 224, 3), min_input=67, source="d2l nin"),
     [("nin1_cccp2", 4, 96), ("nin2_cccp2", 8, 256), ("nin3_cccp2", 16, 384), ("pool3", 32, 384)],
 )
 

@@ -51,7 +51,9 @@ RESNET_STAGES = {
 # .variant("keras")). Every size from 1x1 up works (all downsampling rounds up). keras.applications
 # has no ResNet-18/34, so those have no "keras" variant. torchvision's V1 weights (He et al.'s
 # recipe) are `weights="imagenet"`; its V2 (a 2021 recipe, +4.7 points) is "torchvision_v2".
-_CIFAR_VARIANT = VariantSpec((32, 32, 3), 1, "the project's source notes (spec 16)")
+_CIFAR_VARIANT = VariantSpec(
+    default_input=(32, 32, 3), min_input=1, source="the project's source notes (spec 16)"
+)
 
 
 def _torchvision_resnet(v1, v2=None):
@@ -62,14 +64,25 @@ def _torchvision_resnet(v1, v2=None):
             torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe")
         )
     source = "torchvision resnet (v1.5: stride on the 3x3)"
-    return VariantSpec((224, 224, 3), 1, source, tuple(weights), initializer="torchvision-resnet")
+    return VariantSpec(
+        default_input=(224, 224, 3),
+        min_input=1,
+        source=source,
+        weights=tuple(weights),
+        initializer="torchvision-resnet",
+    )
 
 
 def _keras_resnet(depth, hashes, top1, top5):
     """keras.applications' ResNet{depth}: its file stem, (top, no-top) MD5s, published accuracy."""
     stem = f"resnet{depth}_weights_tf_dim_ordering_tf_kernels"
     weights = keras_weights("resnet", stem, hashes, top1, top5, mode="caffe", terms="resnet")
-    return VariantSpec((224, 224, 3), 1, f"keras.applications ResNet{depth} (Caffe v1)", (weights,))
+    return VariantSpec(
+        default_input=(224, 224, 3),
+        min_input=1,
+        source=f"keras.applications ResNet{depth} (Caffe v1)",
+        weights=(weights,),
+    )
 
 
 RESNET_DECLARATIONS = {
@@ -119,10 +132,17 @@ RESNET_DECLARATIONS = {
     },
 }
 CIFAR_RESNET_VARIANT = VariantSpec(
-    (32, 32, 3), 1, "He et al. 2015, section 4.2", initializer="kaiming"
+    default_input=(32, 32, 3),
+    min_input=1,
+    source="He et al. 2015, section 4.2",
+    initializer="kaiming",
 )
-PREACT_VARIANT = VariantSpec((32, 32, 3), 1, "He et al. 2016, KaimingHe/resnet-1k-layers")
-WIDE_RESNET_VARIANT = VariantSpec((32, 32, 3), 1, "Zagoruyko & Komodakis 2016")
+PREACT_VARIANT = VariantSpec(
+    default_input=(32, 32, 3), min_input=1, source="He et al. 2016, KaimingHe/resnet-1k-layers"
+)
+WIDE_RESNET_VARIANT = VariantSpec(
+    default_input=(32, 32, 3), min_input=1, source="Zagoruyko & Komodakis 2016"
+)
 
 
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # block filters per stage (a bottleneck outputs 4x)
@@ -372,10 +392,10 @@ WIDER_DECLARATIONS = {
     ),
     # torchvision has one set, trained with its 2021 recipe (resize 232)
     "resnext101_64x4d": VariantSpec(
-        (224, 224, 3),
-        1,
-        "torchvision resnet (v1.5: stride on the 3x3)",
-        (torchvision_weights("resnext101_64x4d-173b62eb.pth", 83.246, 96.454, resize=232),),
+        default_input=(224, 224, 3),
+        min_input=1,
+        source="torchvision resnet (v1.5: stride on the 3x3)",
+        weights=(torchvision_weights("resnext101_64x4d-173b62eb.pth", 83.246, 96.454, resize=232),),
         initializer="torchvision-resnet",
     ),
     "wide_resnet50_2": _torchvision_resnet(

@@ -12,7 +12,7 @@ from kcnn.models._registry import VariantSpec, register
 from kcnn.models.features import with_stages
 
 SIMPLE_CNN_VARIANT = with_stages(  # the declaration; stages: (layer, stride, channels)
-    VariantSpec((128, 128, 3), 10, "the tutorial CNN"),
+    VariantSpec(default_input=(128, 128, 3), min_input=10, source="the tutorial CNN"),
     [("conv1", 1, 16), ("conv2", 2, 32), ("pool2", 4, 32)],
 )
 

@@ -45,7 +45,13 @@ VGG_CONFIGS = {
 def _torchvision_vgg(file, top1, top5):
     """A variant whose only weights are torchvision's `file` (acc@1, acc@5)."""
     weights = (torchvision_weights(file, top1, top5),)
-    return VariantSpec((224, 224, 3), 32, "torchvision vgg", weights, initializer="torchvision-vgg")
+    return VariantSpec(
+        default_input=(224, 224, 3),
+        min_input=32,
+        source="torchvision vgg",
+        weights=weights,
+        initializer="torchvision-vgg",
+    )
 
 
 def _keras_vgg(depth, hashes, top1, top5, torchvision):
@@ -54,7 +60,13 @@ def _keras_vgg(depth, hashes, top1, top5, torchvision):
     keras = keras_weights(f"vgg{depth}", stem, hashes, top1, top5, mode="caffe", terms="vgg")
     source = f"Simonyan & Zisserman; keras.applications VGG{depth}"
     weights = (keras, torchvision_weights(*torchvision))
-    return VariantSpec((224, 224, 3), 32, source, weights, initializer="torchvision-vgg")
+    return VariantSpec(
+        default_input=(224, 224, 3),
+        min_input=32,
+        source=source,
+        weights=weights,
+        initializer="torchvision-vgg",
+    )
 
 
 VGG_DECLARATIONS = {

@@ -1,5 +1,7 @@
 """The registry and the arguments every builder shares (kcnn.models._registry, _common)."""
 
+import dataclasses
+import importlib
 import re
 
 import keras
@@ -35,7 +37,8 @@ def test_duplicate_registration_raises():
         return None
 
     with pytest.raises(ValueError, match="already registered"):
-        _registry.register(family="vgg", source="-", variants=_registry.VariantSpec((1, 1, 1), 1))(vgg16)
+        declared = _registry.VariantSpec(default_input=(1, 1, 1), min_input=1)
+        _registry.register(family="vgg", source="-", variants=declared)(vgg16)
 
 
 def test_classes_alias_is_pointed_to_num_classes():
@@ -67,10 +70,22 @@ def test_every_spec_matches_its_builders_default_input():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(num_classes=0, include_top=True, pooling=None, weights=None), "`num_classes` must be a positive"),
-        (dict(num_classes=10, include_top=True, pooling="avg", weights=None), "only applies with `include_top=False`"),
-        (dict(num_classes=10, include_top=False, pooling="mean", weights=None), "`pooling` must be None, 'avg' or 'max'"),
-        (dict(num_classes=10, include_top=True, pooling=None, weights="w.h5"), "`.weights.h5` file"),
+        (
+            dict(num_classes=0, include_top=True, pooling=None, weights=None),
+            "`num_classes` must be a positive",
+        ),
+        (
+            dict(num_classes=10, include_top=True, pooling="avg", weights=None),
+            "only applies with `include_top=False`",
+        ),
+        (
+            dict(num_classes=10, include_top=False, pooling="mean", weights=None),
+            "`pooling` must be None, 'avg' or 'max'",
+        ),
+        (
+            dict(num_classes=10, include_top=True, pooling=None, weights="w.h5"),
+            "`.weights.h5` file",
+        ),
     ],
 )
 def test_common_argument_errors_name_the_network(kwargs, message):
@@ -87,7 +102,10 @@ def test_image_input_checks():
 
     image, x = make()
     assert tuple(image.shape) == (None, 32, 32, 3) and image is x and image.name == "image"
-    with pytest.raises(ValueError, match=r"`net`: input size must be at least 16x16; received input_shape=\(15, 15, 3\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"`net`: input size must be at least 16x16; received input_shape=\(15, 15, 3\)",
+    ):
         make(input_shape=(15, 15, 3))
     with pytest.raises(ValueError, match="tuple of three positive integers"):
         make(input_shape=(32, 32))
@@ -174,3 +192,24 @@ def test_every_weight_set_is_complete_and_fits_its_variant():
     # resnext50_32x4d/101_32x8d/101_64x4d and wide_resnet50_2/101_2 (+4 V2);
     # keras.applications: vgg16/19, resnet50/101/152, densenet121/169/201, inception_v3
     assert count == 23 + 9 + 9
+
+
+FAMILY_MODULES = ("alexnet", "densenet", "googlenet", "inception_v3", "lenet", "nin", "resnet")
+FAMILY_MODULES += ("simple_cnn", "vgg", "_registry")
+
+
+@pytest.mark.parametrize("module", FAMILY_MODULES)
+def test_variant_records_take_keywords_only(module):
+    """Variant rows and declarations are read by name: positional values are refused."""
+    name = f"kcnn.models.{module}"
+    here = [
+        obj
+        for obj in vars(importlib.import_module(name)).values()
+        if isinstance(obj, type) and obj.__module__ == name
+    ]
+    assert not [c.__name__ for c in here if issubclass(c, tuple)], "positional (namedtuple) rows"
+    for record in filter(dataclasses.is_dataclass, here):
+        fields = dataclasses.fields(record)
+        assert all(f.kw_only for f in fields), record.__name__
+        with pytest.raises(TypeError, match="positional"):
+            record(*range(len(fields)))
