@@ -4,24 +4,19 @@ Speed targets live in benchmarks/README.md, never here: these tests check that t
 (flags, JSON, tables, the JAX path with mixed precision) so that a GPU session can trust them.
 """
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 
 import pytest
+from _scripts import load_script  # tests/ is on pytest's pythonpath
 
 BENCHMARKS = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir, "benchmarks")
 
 
 def _script(name):
-    spec = importlib.util.spec_from_file_location(
-        f"benchmarks_{name}", os.path.join(BENCHMARKS, f"{name}.py")
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(f"benchmarks/{name}.py")
 
 
 QUICK = "--warmup 1 --steps 1 --repeats 1"

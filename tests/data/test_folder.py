@@ -1,12 +1,12 @@
 """Image folders as data sets: classes, the stable stratified split, split folders, image modes
 and formats, bad files reported by path, clear errors, and the tf.data pipeline over them."""
 
-import importlib.util
 import pathlib
 import shutil
 
 import numpy as np
 import pytest
+from _scripts import make_photos  # tests/ is on pytest's pythonpath
 
 tf = pytest.importorskip("tensorflow")
 from PIL import Image
@@ -16,21 +16,12 @@ from kcnn.data import folder
 
 pytestmark = pytest.mark.tf_only
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "make_photo_folder.py"
-
-
-def make_photo_folder():
-    spec = importlib.util.spec_from_file_location("make_photo_folder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory):
     """Two classes of 8 real photo crops each, in every format and mode."""
     root = tmp_path_factory.mktemp("photos") / "photos"
-    make_photo_folder().make_photos(str(root), per_class=8, min_size=24, max_size=64)
+    make_photos(root, per_class=8)
     return root
 
 

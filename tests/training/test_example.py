@@ -1,25 +1,14 @@
 """examples/train_cifar.py runs through the library (--smoke: synthetic data, a few steps)."""
 
-import importlib.util
 import json
-import pathlib
 
 import pytest
+from _scripts import load_script  # tests/ is on pytest's pythonpath
 
 pytestmark = pytest.mark.tf_only
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "train_cifar.py"
-
-
-def load_example():
-    spec = importlib.util.spec_from_file_location("train_cifar", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_train_cifar_smoke_run(tmp_path, capsys):
-    example = load_example()
+    example = load_script("examples/train_cifar.py")
     assert example.RECIPE["recipe"] == "he-cifar" and example.RECIPE["dataset"] == "cifar10"
     status = example.main(["--smoke", "--model", "lenet5", "--run-dir", str(tmp_path / "run")])
     assert status == 0
@@ -29,6 +18,7 @@ def test_train_cifar_smoke_run(tmp_path, capsys):
 
 
 def test_train_cifar_bad_model_is_one_line_and_status_2(tmp_path, capsys):
-    status = load_example().main(["--model", "resnet21", "--run-dir", str(tmp_path / "r")])
+    example = load_script("examples/train_cifar.py")
+    status = example.main(["--model", "resnet21", "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err
     assert status == 2 and len(err.strip().splitlines()) == 1 and "Unknown model" in err

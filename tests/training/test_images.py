@@ -4,7 +4,6 @@ with top-5, per-class scores and TTA, and `kcnn export` loaded back by each runt
 run (LeNet-5 at 32x32, two epochs) serves every test."""
 
 import contextlib
-import importlib.util
 import io
 import json
 import pathlib
@@ -14,6 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from _scripts import make_photos  # tests/ is on pytest's pythonpath
 
 import kcnn
 import kcnn.training
@@ -22,22 +22,13 @@ from kcnn.training import evaluation, export
 
 pytestmark = pytest.mark.tf_only
 
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "make_photo_folder.py"
-
-
-def make_photos(root, per_class):
-    spec = importlib.util.spec_from_file_location("make_photo_folder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.make_photos(str(root), per_class=per_class, min_size=24, max_size=80)
-
 
 @pytest.fixture(scope="session")
 def photo_run(tmp_path_factory):
     """(RunResult, printed output, folder): LeNet-5 trained on 2 x 10 photo crops plus a
     truncated JPEG."""
     root = tmp_path_factory.mktemp("images") / "photos"
-    make_photos(root, per_class=10)
+    make_photos(root, per_class=10, max_size=80)
     good = (root / "china" / "china_000.jpg").read_bytes()
     (root / "china" / "broken.jpg").write_bytes(good[: len(good) // 3])
     out = io.StringIO()

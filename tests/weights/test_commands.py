@@ -1,14 +1,13 @@
 """Pretrained weights through the commands a user runs: `kcnn predict MODEL:WEIGHTS` and
 `kcnn train --weights imagenet`. Only the download is faked (tests/weights/conftest.py)."""
 
-import importlib.util
 import json
-import pathlib
 
 import _torchvision  # tests/ is on pytest's pythonpath
 import keras
 import numpy as np
 import pytest
+from _scripts import make_photos  # tests/ is on pytest's pythonpath
 from PIL import Image
 from sklearn.datasets import load_sample_images
 
@@ -17,8 +16,6 @@ from kcnn.cli import main
 from kcnn.weights import imagenet
 
 pytestmark = pytest.mark.tf_only
-
-SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "examples" / "make_photo_folder.py"
 
 
 def test_predict_a_photo_with_a_pretrained_model_by_name(serve_pth, tmp_path, capsys):
@@ -48,10 +45,7 @@ def test_predict_a_photo_with_a_pretrained_model_by_name(serve_pth, tmp_path, ca
 def test_train_from_imagenet_weights_with_a_frozen_backbone(serve_pth, tmp_path):
     net = _torchvision.random_reference("resnet18", seed=4)
     serve_pth("resnet18", net)
-    spec = importlib.util.spec_from_file_location("make_photo_folder", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.make_photos(str(tmp_path / "photos"), per_class=6, min_size=24, max_size=64)
+    make_photos(tmp_path / "photos", per_class=6)
     run_dir = tmp_path / "run"
     assert main(["train", "--model", "resnet18", "--weights", "imagenet", "--freeze", "backbone",
                  "--dataset", str(tmp_path / "photos"), "--image-size", "32", "--epochs", "1",
