@@ -149,11 +149,15 @@ def resolve(config=None, **kwargs):
         if not os.path.exists(saved_path):
             raise ValueError(f"nothing to resume: {saved_path} does not exist")
         saved = TrainConfig.from_json(saved_path)
+        unfinished = os.path.exists(os.path.join(asked.run_dir, "backup", "training_metadata.json"))
+        if not unfinished and os.path.exists(os.path.join(asked.run_dir, "metrics.json")):
+            raise ValueError(f"nothing to resume: {asked.run_dir} holds a finished run")
         defaults = TrainConfig()
         changed = {
             f.name: getattr(asked, f.name)
             for f in dataclasses.fields(TrainConfig)
-            if getattr(asked, f.name) != getattr(defaults, f.name) and f.name != "run_dir"
+            if getattr(asked, f.name) != getattr(defaults, f.name)
+            and f.name not in ("run_dir", "resume")
         }
         for name, value in changed.items():
             if name not in RESUME_MAY_CHANGE and value != getattr(saved, name):

@@ -1,5 +1,6 @@
 """TrainConfig, recipes and schedules: fast checks, no training."""
 
+import dataclasses
 import math
 
 import keras
@@ -104,3 +105,33 @@ def test_truncate_csv_keeps_finished_epochs(tmp_path):
     path.write_text("epoch,loss\n0,1.0\n1,0.5\n2,0.4\n")
     loop.truncate_csv(path, 2)
     assert path.read_text() == "epoch,loss\n0,1.0\n1,0.5\n"
+
+
+def _saved_run(run_dir, finished, **settings):
+    """A run directory as the trainer leaves it: config.json, then a backup (unfinished) or
+    metrics.json (finished)."""
+    config = loop.resolve(run_dir=str(run_dir), **settings)
+    run_dir.mkdir()
+    config.to_json(run_dir / "config.json")
+    if finished:
+        (run_dir / "metrics.json").write_text("{}")
+    else:
+        (run_dir / "backup").mkdir()
+        (run_dir / "backup" / "training_metadata.json").write_text('{"epoch": 2}')
+    return config
+
+
+def test_resume_continues_the_saved_run_with_only_the_allowed_changes(tmp_path):
+    saved = _saved_run(tmp_path / "run", finished=False, epochs=8, seed=3, batch_size=32)
+    resumed = loop.resolve(run_dir=str(tmp_path / "run"), resume=True)
+    assert resumed == dataclasses.replace(saved, resume=True)
+    longer = loop.resolve(run_dir=str(tmp_path / "run"), resume=True, epochs=12, verbose=2)
+    assert (longer.epochs, longer.verbose, longer.batch_size) == (12, 2, 32)
+    with pytest.raises(ValueError, match="cannot change batch_size when resuming"):
+        loop.resolve(run_dir=str(tmp_path / "run"), resume=True, batch_size=64)
+
+
+def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(tmp_path):
+    _saved_run(tmp_path / "run", finished=True, epochs=2)
+    with pytest.raises(ValueError, match="nothing to resume: .* holds a finished run"):
+        loop.resolve(run_dir=str(tmp_path / "run"), resume=True)

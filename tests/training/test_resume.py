@@ -1,4 +1,4 @@
-"""A training subprocess killed mid-run resumes from its backup when started again."""
+"""A training subprocess killed mid-run resumes from its backup with `--run-dir DIR --resume`."""
 
 import json
 import signal
@@ -43,7 +43,10 @@ def test_killed_run_resumes_from_the_saved_epoch_and_finishes(tmp_path, subproce
     saved = json.loads(meta.read_text())["epoch"]
     assert KILL_AFTER <= saved < EPOCHS
 
-    second = subprocess.run(command, env=subprocess_env(), capture_output=True, text=True,
+    # The command the trainer prints when interrupted: the run directory and --resume alone.
+    resume = [sys.executable, "-m", "kcnn", "train", "--run-dir", str(run_dir), "--resume",
+              "--verbose", "2"]
+    second = subprocess.run(resume, env=subprocess_env(), capture_output=True, text=True,
                             timeout=240, check=False)
     assert second.returncode == 0, second.stderr[-3000:]
     assert f"resuming {run_dir} after epoch {saved} of {EPOCHS}" in second.stdout
