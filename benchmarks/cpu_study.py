@@ -13,7 +13,7 @@ as a fraction of the peak of its precision. Every result records the CPU and the
     python benchmarks/cpu_study.py --rounds 2 --json benchmarks/results/cpu-study.json
     python benchmarks/cpu_study.py --workloads resnet20 --configs default xla threads-1
 
-Workloads: issue 7's CIFAR ResNet-20 (32x32, batch 128) and ResNet-50 (64x64, batch 32), and
+Workloads: the CIFAR ResNet-20 (32x32, batch 128) and ResNet-50 (64x64, batch 32), and
 `kcnn train`'s default, LeNet-5 (32x32x1, batch 64).
 """
 
