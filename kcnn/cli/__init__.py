@@ -11,7 +11,7 @@ import sys
 
 from kcnn import __version__
 
-COMMAND_MODULES = ("kcnn.training.commands", "kcnn.analysis.commands", "kcnn.viz.commands")
+COMMAND_MODULES = ("kcnn.cli.train", "kcnn.cli.models", "kcnn.cli.viz")
 
 
 def one_line_errors(parser):
