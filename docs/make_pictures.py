@@ -1,4 +1,4 @@
-"""Regenerate the pictures of the README's "What does AlexNet see?" tutorial (docs/*.png).
+"""Redraw the pictures of docs/seeing-inside.md ("What does AlexNet see?"): docs/*.png.
 
     python docs/make_pictures.py            # about 3-5 minutes on two CPU cores, offline
 

@@ -1,4 +1,8 @@
-"""Quiet TensorFlow's start-up noise without hiding errors."""
+"""Quiet TensorFlow's start-up noise for the command line, without hiding errors.
+
+Only `kcnn.cli.main` uses this, before the first import of Keras: the library leaves the stderr
+file descriptor alone.
+"""
 
 import contextlib
 import os
@@ -18,28 +22,11 @@ _STARTUP_NOISE = re.compile(
 _NO_DRIVER_NOISE = re.compile(r"^E\d{4} .* failed call to cuInit: ")
 
 
-def _is_noise(line):
+def is_noise(line):
+    """Whether `line` (one line TensorFlow wrote to stderr) is start-up noise to drop."""
     if _STARTUP_NOISE.match(line):
         return True
     return bool(_NO_DRIVER_NOISE.match(line)) and not os.path.exists("/proc/driver/nvidia")
-
-
-def configure_tensorflow_environment():
-    """Environment TensorFlow reads once, at import: set defaults the user has not set.
-
-    - `TF_CPP_MIN_LOG_LEVEL=2`: hide C++ INFO and WARNING lines (errors still show).
-    - `TF_ENABLE_ONEDNN_OPTS=1`: oneDNN kernels make Keras-on-TF training 2-4x faster on plain
-      AVX2 CPUs, where TensorFlow's own default leaves them off (CIFAR ResNet-20 186 vs 93
-      images/s, ResNet-50 at 64x64 31-34 vs 7.8 on a 2-core AMD EPYC Zen 3; spec
-      measured-notes.md). On CPUs with AVX-512 VNNI/BF16 or AMX TensorFlow turns them on itself.
-
-    TensorFlow reads the oneDNN switch when it is imported. If it already was (`import keras`
-    before `import kcnn` on the TensorFlow backend), the switch is left unset, so what runs is
-    what is recorded, and `kcnn train` says how to get oneDNN (`runtime.onednn_hint`).
-    """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" not in sys.modules:
-        os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 @contextlib.contextmanager
@@ -63,7 +50,7 @@ def startup_noise_filtered():
             os.close(saved)
             capture.seek(0)
             for line in capture.read().decode(errors="replace").splitlines(keepends=True):
-                if not _is_noise(line):
+                if not is_noise(line):
                     sys.stderr.write(line)
             sys.stderr.flush()
 
@@ -72,8 +59,11 @@ def import_keras_quietly():
     """Import Keras (and its backend) and, on TensorFlow, discover devices, without start-up noise.
 
     Device discovery is where TensorFlow probes CUDA; doing it here keeps that probe's output
-    under the same filter as the import.
+    under the same filter as the import. Does nothing once Keras is imported (the noise, if any,
+    is already out).
     """
+    if "keras" in sys.modules:
+        return
     with startup_noise_filtered():
         import keras
 

@@ -1,8 +1,11 @@
-"""The `kcnn` command line: `kcnn --version`, and the subcommands the kcnn modules register.
+"""The `kcnn` command line: `kcnn --version` and every subcommand.
 
-Each subcommand lives beside the code it drives (training, analysis) in a `commands` module with
-`register(subparsers)`, which adds its parser and sets `func(args) -> exit status`. A ValueError
-from the library becomes a one-line message and exit status 2, never a traceback.
+Each module of this package parses and prints for a group of subcommands and has
+`register(subparsers)`, which adds its parsers and sets `func(args) -> exit status`: `train`
+(train, evaluate, predict, export), `models` (summary, list) and `viz` (show). A ValueError from
+the library becomes a one-line message and exit status 2, never a traceback. The library never
+imports this package; TensorFlow's start-up noise is filtered here (`_quiet`), not on
+`import kcnn`.
 """
 
 import argparse
@@ -10,8 +13,9 @@ import importlib
 import sys
 
 from kcnn import __version__
+from kcnn.cli import _quiet
 
-COMMAND_MODULES = ("kcnn.training.commands", "kcnn.analysis.commands", "kcnn.viz.commands")
+COMMAND_MODULES = ("kcnn.cli.train", "kcnn.cli.models", "kcnn.cli.viz")
 
 
 def one_line_errors(parser):
@@ -39,6 +43,7 @@ def build_parser():
 
 def main(argv=None):
     """Entry point of the `kcnn` console script; returns the exit status."""
+    _quiet.import_keras_quietly()  # before the subcommands import Keras
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
