@@ -205,10 +205,13 @@ def test_a_set_prepared_by_tensorflow_datasets_comes_first(tmp_path, monkeypatch
     import tensorflow_datasets as tfds
 
     write_idx(tmp_path, make_arrays())
+    prepared = (np.full((3, 28, 28, 1), 7, np.uint8), np.array([1, 2, 3]))
     monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
-    with tfds.testing.mock_data(num_examples=3):
-        _, _, info = read_all("mnist", "train", str(tmp_path))
-    assert info.num_examples != SIZES["train"]  # tfds' (mocked) data, not the 30 files
+    monkeypatch.setattr(tfds.core.DatasetBuilder, "as_dataset",
+                        lambda self, **kwargs: tf.data.Dataset.from_tensor_slices(prepared))
+    x, y, _ = read_all("mnist", "train", str(tmp_path))
+    np.testing.assert_array_equal(x, prepared[0])  # tfds' data, not the 30 examples of the files
+    np.testing.assert_array_equal(y, prepared[1])
 
 
 def test_slices_and_published_normalisation_as_for_tfds(tmp_path):
@@ -327,3 +330,16 @@ def test_the_real_files_give_the_published_splits_and_label_counts(name, folder,
         labels = np.concatenate([y.numpy() for _, y in ds])
         assert info.num_examples == len(labels) == sum(expected)
         assert tuple(np.bincount(labels, minlength=10).tolist()) == expected
+
+
+def test_a_file_replaced_in_place_is_read_again(tmp_path):
+    arrays = make_arrays()
+    write_idx(tmp_path, arrays)
+    _, y, _ = read_all("mnist", "test", str(tmp_path))
+    np.testing.assert_array_equal(y, arrays["test"][1])
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(gzip.compress(idx_bytes(arrays["test"][1][::-1].copy())))
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a coarse clock
+    _, y, _ = read_all("mnist", "test", str(tmp_path))
+    np.testing.assert_array_equal(y, arrays["test"][1][::-1])
