@@ -4,8 +4,13 @@
 `tf.data.Dataset` of `(uint8 image (H, W, C), int32 label)` plus what is known about it. Batching,
 augmentation and normalisation happen in `kcnn.data.pipeline`.
 
+A name with original files (`kcnn.data.files.ORIGINALS`: mnist, fashion_mnist, kmnist, cifar10,
+cifar100) is looked for in this order: prepared by tensorflow-datasets, its original files in
+`data_dir`, Keras' cache; only then does tfds download it.
+
 No network is needed to learn that a data set is missing: `tfds.builder(...).is_prepared()` is an
-instant check, and a download that cannot reach the network fails in about a second (tfds' own
+instant check, an offline machine is recognised by a connection attempt of at most 3 s before tfds
+is started, and a download that cannot reach the network fails in about a second (tfds' own
 retry loop would wait about 205 s; see `_prepare`).
 """
 
