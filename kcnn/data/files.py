@@ -27,7 +27,7 @@ import zlib
 
 import numpy as np
 
-from kcnn.data.base import DatasetNotAvailableError, RawSplit, slice_split
+from kcnn.data.base import RawSplit, slice_split
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -313,8 +313,9 @@ class _ArrayUnpickler(pickle.Unpickler):
     """Builds only plain containers and NumPy arrays: a pickle asking for anything else (which
     could run code) is refused."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+                ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
                 ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode")}
 
     def find_class(self, module, name):

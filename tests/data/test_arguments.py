@@ -4,7 +4,6 @@ run's data paths stored absolute, and kcnn.data free of import cycles."""
 
 import ast
 import gzip
-import os
 import pathlib
 import time
 
@@ -90,7 +89,8 @@ def test_a_percent_slice_of_files_is_refused_as_for_tfds(tmp_path):
         n = 20 if split == "train" else 5
         for stem, shape in ((images, (n, 28, 28)), (labels, (n,))):
             header = bytes([0, 0, 8, len(shape)]) + b"".join(d.to_bytes(4, "big") for d in shape)
-            (tmp_path / f"{stem}.gz").write_bytes(gzip.compress(header + bytes(int(np.prod(shape)))))
+            pixels = bytes(int(np.prod(shape)))
+            (tmp_path / f"{stem}.gz").write_bytes(gzip.compress(header + pixels))
     with pytest.raises(ValueError, match="percent bounds must lie"):
         kcnn.data.load("mnist", "train[:150%]", 8, data_dir=str(tmp_path))
     _, info = kcnn.data.load("mnist", "train[:50%]", 8, data_dir=str(tmp_path))
