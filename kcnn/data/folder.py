@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from kcnn.data.base import DatasetInfo, RawSplit, slice_split
+
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("val", "validation"), "test": ("test",)}
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
@@ -64,9 +66,21 @@ def is_folder(name):
     return isinstance(name, (str, os.PathLike)) and os.path.isdir(name)
 
 
+def _sixteen_bit(image):
+    """A 16-bit greyscale image (Pillow mode "I;16*", or "I" as PNG decoders give it) as uint8
+    (H, W, 1), scaled by keeping the high byte (v >> 8, so 65535 -> 255), as Pillow itself does
+    for 16-bit RGB and RGBA PNGs: never clipped at 255."""
+    pixels = np.asarray(image)
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+        raise ValueError(f"{image.mode} pixels run from {pixels.min()} to {pixels.max()}; "
+                         "expected 16-bit values 0..65535")
+    return (pixels.astype(np.uint32) >> 8).astype(np.uint8)[..., None]
+
+
 def read_image(path, channels=3):
     """A decoded image as a uint8 array (H, W, channels): JPEG, PNG, BMP or GIF (first frame);
-    greyscale, RGB, RGBA (alpha dropped) and palette images become `channels` (1 or 3).
+    greyscale, RGB, RGBA (alpha dropped) and palette images become `channels` (1 or 3). 16-bit
+    images are scaled to 8 bits (the high byte of each value); 1-bit images become 0 and 255.
 
     Raises:
         ValueError: naming the file when it is missing, not one of those formats, or unreadable.
@@ -80,6 +94,9 @@ def read_image(path, channels=3):
             if image.format not in IMAGE_FORMATS:
                 raise ValueError(f"{image.format} is not one of {', '.join(IMAGE_FORMATS)}")
             image.seek(0)  # a GIF's first frame
+            if image.mode == "I" or image.mode.startswith("I;16"):
+                grey = _sixteen_bit(image)
+                return grey if channels == 1 else np.repeat(grey, 3, axis=-1)
             if channels == 1:
                 return np.asarray(image.convert("L"))[..., None]
             return np.asarray(image.convert("RGB"))
@@ -261,17 +278,15 @@ def resizer(image_size, interpolation="bilinear", crop_to_aspect_ratio=False):
 
 def load_raw(root, split, *, image_size, channels=None, interpolation="bilinear",
              crop_to_aspect_ratio=False, validation_fraction=None, test_fraction=None):
-    """A `sources.RawSplit` of float32 images (H, W, C) on 0..255, resized to `image_size`."""
+    """A `RawSplit` of float32 images (H, W, C) on 0..255, resized to `image_size`."""
     import tensorflow as tf
-
-    from kcnn.data import sources
 
     if image_size is None:
         raise ValueError(f"{root} is an image folder of many image sizes; give image_size=")
     channels = channels or 3
     index = scan(root, validation_fraction=validation_fraction, test_fraction=test_fraction)
     sizes = {name: len(pairs) for name, pairs in index.splits.items()}
-    base, start, stop = sources.slice_split(split, sizes)
+    base, start, stop = slice_split(split, sizes)
     pairs = index.splits[base][start:stop]
     if not pairs:
         raise ValueError(f"the {base} split of {root} has no images (give it a {base} folder or "
@@ -291,7 +306,7 @@ def load_raw(root, split, *, image_size, channels=None, interpolation="bilinear"
     options = dict(image_size=image_size, channels=channels, interpolation=interpolation,
                    crop_to_aspect_ratio=crop_to_aspect_ratio,
                    validation_fraction=validation_fraction, test_fraction=test_fraction)
-    return sources.RawSplit(
+    return RawSplit(
         dataset=ds,
         num_classes=len(index.class_names),
         image_shape=(*image_size, channels),
@@ -305,9 +320,7 @@ def load_raw(root, split, *, image_size, channels=None, interpolation="bilinear"
 
 def info(root, *, validation_fraction=None, test_fraction=None):
     """`DatasetInfo` of an image folder: its classes, training-split size and skipped files."""
-    from kcnn.data import sources
-
     index = scan(root, validation_fraction=validation_fraction, test_fraction=test_fraction)
-    return sources.DatasetInfo(os.fspath(root), len(index.class_names), (None, None, 3),
+    return DatasetInfo(os.fspath(root), len(index.class_names), (None, None, 3),
                                index.class_names, len(index.splits["train"]),
                                skipped=index.skipped)
