@@ -1,4 +1,4 @@
-"""Loading `.keras` files that contain kcnn layers, with errors that say what is wrong with the file."""
+"""Loading `.keras` files that contain kcnn layers, with errors that name what is wrong."""
 
 import json
 import os
@@ -44,6 +44,12 @@ def load_model(path, compile=True, safe_mode=True):
     except (zipfile.BadZipFile, zlib.error, EOFError) as error:
         raise ValueError(f"{file} is not a valid .keras file (truncated?): {_first_line(error)}") \
             from None
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{file} is not a valid .keras file (its config.json does not parse: "
+                         f"{error.msg}, line {error.lineno})") from None
+    except OSError as error:  # h5py: the weights inside the archive are damaged
+        raise ValueError(f"{file} is not a valid .keras file (its weights cannot be read: "
+                         f"{_first_line(error)})") from None
     except (TypeError, ValueError) as error:
         raise ValueError(_explain(file, error, safe_mode)) from None
 
@@ -91,10 +97,11 @@ def _code_in(file):
                 layer = node["config"]["name"]
             kind = node.get("class_name")
             if kind == "__lambda__":
-                found.append((layer, "Python lambda", f"layer {layer!r} holds a lambda's bytecode"))
+                found.append((layer, "Python lambda", f"layer {layer!r} holds a lambda's "
+                              "bytecode"))
             elif kind == "function" and not _known_function(node):
-                found.append((layer, "module-function", f"layer {layer!r} calls "
-                                                         f"{node.get('module')}.{node.get('config')}"))
+                target = f"{node.get('module')}.{node.get('config')}"
+                found.append((layer, "module-function", f"layer {layer!r} calls {target}"))
             for value in node.values():
                 walk(value, layer)
         elif isinstance(node, list):

@@ -33,7 +33,7 @@ class SavedRun:
         model: the keras.Model (raw images in for a run's model.keras).
         file: the `.keras` file it was loaded from.
         class_names: the names from classes.json beside the file, or None.
-        config: the dict from config.json beside the file, or None.
+        config: the dict from the run's config.json (when asked for), or None.
     """
 
     model: object
@@ -184,10 +184,11 @@ def load(path, *, name=MODEL_FILE, require_config=False):
     """A run's saved model with its class names and settings (`SavedRun`).
 
     Args:
-        path: a run directory (its `name` is loaded, with its config.json when there is one) or
-            a `.keras` file (with the classes.json beside it, when there is one).
+        path: a run directory (its `name` is loaded) or a `.keras` file; the classes.json
+            beside the model file is read when there is one.
         name: the model file of a run directory: "model.keras" or "best.keras".
-        require_config: a run directory must have its config.json.
+        require_config: a run directory must have a config.json, read into `config` (else
+            `config` is None).
 
     Raises:
         ValueError: one line for every way the run can be unusable (see the module docstring).
@@ -198,8 +199,7 @@ def load(path, *, name=MODEL_FILE, require_config=False):
     if require_config and os.path.isdir(path):
         require_finished(path, name, CONFIG_FILE)
     file = model_file(path, name=name)
-    has_config = os.path.isdir(path) and os.path.exists(os.path.join(path, CONFIG_FILE))
-    config = read_config(path) if has_config else None
+    config = read_config(path) if require_config and os.path.isdir(path) else None
     class_names = read_class_names(file)
     model = load_model(file, compile=False)
     check_classes(model, class_names, file)
