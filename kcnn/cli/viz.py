@@ -50,8 +50,7 @@ def run_show(args):
         raise ValueError(f"`kcnn show {args.kind}` needs an IMAGE file")
     if args.kind in ("filters", "arch") and args.image is not None:
         raise ValueError(f"`kcnn show {args.kind}` takes no IMAGE; received {args.image!r}")
-    if not args.out.lower().endswith(".png"):
-        raise ValueError(f"--out must name a .png file; received {args.out!r}")
+    figures.check_output(args.out)  # before any drawing: a .png in a folder that can be written
     image = inputs.read_image(args.image) if args.image is not None else None
     loaded = inputs.load(args.model)
     model = loaded.model

@@ -14,13 +14,13 @@ so `keras.saving.load_model(path).predict(images)` works on decoded images as th
 image per call when their sizes differ). The class names are saved beside it (`classes.json`).
 """
 
-import json
 import os
 
 import keras
 import numpy as np
 
-CLASSES_FILE = "classes.json"
+from kcnn import runs
+from kcnn.runs import CLASSES_FILE, network_of, read_class_names  # noqa: F401 (public here too)
 
 
 def with_preprocessing(network, *, image_size, interpolation="bilinear",
@@ -54,42 +54,18 @@ def with_preprocessing(network, *, image_size, interpolation="bilinear",
     return keras.Model(inputs, outputs, name=network.name)
 
 
-def network_of(model):
-    """The trained network inside a model saved by a run (or the model itself)."""
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    return nested[-1] if nested and model.layers[0].name == "image" else model
-
-
 def save_class_names(run_dir, class_names):
-    """Write `classes.json`: the class names in label order."""
-    with open(os.path.join(run_dir, CLASSES_FILE), "w") as f:
-        json.dump(list(class_names), f, indent=1)
-        f.write("\n")
-
-
-def read_class_names(path):
-    """The class names saved with a run (a run directory or a model file inside one), or None."""
-    folder = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
-    file = os.path.join(folder, CLASSES_FILE)
-    if not os.path.exists(file):
-        return None
-    with open(file) as f:
-        return tuple(json.load(f))
+    """Write `classes.json`: the class names in label order (atomically)."""
+    runs.write_json(os.path.join(run_dir, CLASSES_FILE), list(class_names), indent=1)
 
 
 def load_run_model(path):
-    """(keras.Model, its file) from a run directory (its model.keras) or a .keras file.
+    """(keras.Model, its file) from a run directory (its model.keras) or a .keras file, checked
+    against the run's classes.json (`kcnn.runs.load`).
 
     Raises:
-        ValueError: naming the path when there is no such run directory or model file.
+        ValueError: one line naming the path when there is no such run or model file, the file
+            is not a valid .keras file, or its outputs differ from the run's class names.
     """
-    import kcnn
-
-    file = os.path.join(path, "model.keras") if os.path.isdir(path) else path
-    if not os.path.exists(file):
-        what = "is not a finished kcnn run (no model.keras)" if os.path.isdir(path) else \
-            "does not exist"
-        raise ValueError(f"{path} {what}")
-    if not file.endswith(".keras"):
-        raise ValueError(f"{path}: expected a run directory or a .keras model file")
-    return kcnn.load_model(file, compile=False), file
+    saved = runs.load(path)
+    return saved.model, saved.file

@@ -105,8 +105,8 @@ def evaluate(run_dirs, batch_size=256, data_dir=None, tta=None):
         {"dataset", "test_examples", "tta", "members": [{"run_dir", "model", "accuracy",
          "loss", "top5_accuracy", "per_class"}], "ensemble": {the same scores}}
     """
+    from kcnn import runs
     from kcnn.training.config import TrainConfig
-    from kcnn.training.deploy import load_run_model, read_class_names
 
     if isinstance(run_dirs, (str, os.PathLike)):
         run_dirs = [run_dirs]
@@ -116,28 +116,31 @@ def evaluate(run_dirs, batch_size=256, data_dir=None, tta=None):
         raise ValueError(f"unknown tta {tta!r}; choose from: flip, ten-crop")
     configs = []
     for run_dir in run_dirs:
-        for name in ("config.json", "model.keras"):
-            if not os.path.exists(os.path.join(run_dir, name)):
-                raise ValueError(f"{run_dir} is not a finished kcnn run (no {name})")
-        configs.append(TrainConfig.from_json(os.path.join(run_dir, "config.json")))
+        runs.require_finished(run_dir)
+        try:
+            configs.append(TrainConfig.from_kwargs(runs.read_config(run_dir)))
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"{os.path.join(run_dir, runs.CONFIG_FILE)}: {error}") from None
     datasets = sorted({c.dataset for c in configs})
     if len(datasets) > 1:
         raise ValueError(f"the runs were trained on different data sets: {', '.join(datasets)}")
 
     members, all_probs, labels, class_names = [], [], None, None
     for run_dir, config in zip(run_dirs, configs):
-        model, _ = load_run_model(str(run_dir))
+        saved = runs.load(run_dir)  # checks the model's outputs against classes.json
+        model = saved.model
         network_input = _network_input(model)
         size = None
         if tta == "ten-crop":
             size = tuple(round(s * TEN_CROP_SCALE) for s in network_input)
         test, info = load_test(config, network_input, batch_size, image_size=size,
                                data_dir=data_dir)
+        _check_fits(saved, info)
         probs, these_labels = predict(model, test, tta=tta, crop_size=network_input)
         if labels is not None and not np.array_equal(labels, these_labels):
             raise ValueError(f"{run_dir}: its test split differs from the first run's")
         labels = these_labels
-        class_names = read_class_names(str(run_dir)) or info.class_names
+        class_names = saved.class_names or info.class_names
         members.append({"run_dir": str(run_dir), "model": config.model,
                         **scores(probs, labels, class_names)})
         all_probs.append(probs)
@@ -156,3 +159,19 @@ def _network_input(model):
     if resize:
         return resize[0].height, resize[0].width
     return tuple(model.input_shape[1:3])
+
+
+def _check_fits(saved, info):
+    """Raise ValueError when a run's model cannot take its own test split: other channels or
+    another number of classes (a model.keras copied from another run)."""
+    from kcnn.runs import output_classes
+
+    name = os.path.basename(saved.file)
+    channels, data_channels = saved.model.input_shape[-1], info.image_shape[-1]
+    if channels != data_channels:
+        raise ValueError(f"{saved.file} takes {channels}-channel images, but the run's data set "
+                         f"{info.name} has {data_channels}; was {name} copied from another run?")
+    classes = output_classes(saved.model)
+    if classes != info.num_classes:
+        raise ValueError(f"{saved.file} has {classes} outputs, the run's data set {info.name} "
+                         f"has {info.num_classes} classes; was {name} copied from another run?")

@@ -47,7 +47,7 @@ def export(run_dir, format, path=None, check=True):
     Raises:
         ValueError: an unknown format or run, or a converter or runtime that is not installed.
     """
-    from kcnn.training.deploy import load_run_model
+    from kcnn import runs
     from kcnn.training.evaluation import _network_input
 
     if format not in FORMATS:
@@ -56,17 +56,28 @@ def export(run_dir, format, path=None, check=True):
     if missing:
         raise ValueError(f"exporting {format} needs the package(s) {', '.join(missing)}: "
                          f"pip install {' '.join(missing)}")
-    model, file = load_run_model(os.fspath(run_dir))
-    model = inference_model(model)
-    height, width = _network_input(model)
-    channels = model.input_shape[-1]
+    file = runs.model_file(run_dir)
     if path is None:
         folder = os.path.join(os.path.dirname(os.path.abspath(file)), "export")
-        os.makedirs(folder, exist_ok=True)
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as error:
+            raise ValueError(f"cannot create {folder} ({error.strerror or error}); give "
+                             "--output PATH in a folder you can write to") from None
         path = os.path.join(folder, "model" + SUFFIX[format])
+    path = os.fspath(path)
+    runs.check_writable(path, option="--output", folder_ok=format == "savedmodel")
+    model = inference_model(runs.load(run_dir).model)
+    height, width = _network_input(model)
+    channels = model.input_shape[-1]
     # A fixed image size: every runtime takes it, and the Resizing layer is then the identity.
     signature = [keras.InputSpec(shape=(None, height, width, channels), dtype="float32")]
-    model.export(path, format=FORMATS[format], verbose=False, input_signature=signature)
+    try:
+        model.export(path, format=FORMATS[format], verbose=False, input_signature=signature)
+    except Exception as error:  # noqa: BLE001 - OSError, or TensorFlow's own file errors
+        if not _is_write_error(error):
+            raise
+        raise ValueError(f"cannot write {path}: {str(error).splitlines()[0]}") from None
     result = {"path": path, "format": format, "input_shape": [height, width, channels],
               "max_abs_difference": None}
     if check:
@@ -76,6 +87,15 @@ def export(run_dir, format, path=None, check=True):
         got = run_artifact(format, path, images)
         result["max_abs_difference"] = float(np.max(np.abs(got - expected)))
     return result
+
+
+def _is_write_error(error):
+    """True for a failure to write a file: an OSError, or TensorFlow's file-system errors."""
+    if isinstance(error, OSError):
+        return True
+    names = {cls.__name__ for cls in type(error).__mro__}
+    return bool(names & {"PermissionDeniedError", "NotFoundError"}) and \
+        type(error).__module__.startswith("tensorflow")
 
 
 def run_artifact(format, path, images):

@@ -41,8 +41,9 @@ def load_predictor(source):
 
     `source` is a run directory, a .keras file, or "MODEL:WEIGHTS" for a registered model with
     pretrained weights (e.g. "resnet50:imagenet"; needs kcnn's pretrained weights)."""
-    from kcnn.training.deploy import load_run_model, read_class_names
+    from kcnn import runs
 
+    source = os.fspath(source)
     if not os.path.exists(source) and ":" in source:
         import kcnn
         from kcnn.models import build
@@ -51,8 +52,8 @@ def load_predictor(source):
         model = build(name, weights=weights, include_preprocessing=True)
         decode = getattr(kcnn.models, "decode_predictions", None)
         return model, None, decode
-    model, file = load_run_model(source)
-    return model, read_class_names(file), None
+    saved = runs.load(source)  # checks the model's outputs against classes.json
+    return saved.model, saved.class_names, None
 
 
 def classify(source, paths, top=5):

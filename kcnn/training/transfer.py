@@ -16,6 +16,8 @@ import warnings
 import keras
 import numpy as np
 
+from kcnn import runs
+
 HEAD = "predictions"  # the classifier layer of every kcnn builder
 
 
@@ -31,9 +33,10 @@ def check_start(config):
     if is_weights_file(config.weights) and not os.path.isfile(config.weights):
         raise ValueError(f"weights file {config.weights} does not exist")
     if config.init:
-        for name in ("config.json", "model.keras"):
-            if not os.path.exists(os.path.join(config.init, name)):
-                raise ValueError(f"--init {config.init} is not a finished kcnn run (no {name})")
+        try:
+            runs.require_finished(config.init)
+        except ValueError as error:
+            raise ValueError(f"--init {error}") from None
 
 
 def starting_weights(config):
@@ -54,11 +57,10 @@ def build_network(config, num_classes, input_shape):
 
     options = {"input_shape": input_shape, **config.model_options}
     if config.init:
-        from kcnn.training.deploy import load_run_model, network_of
-
-        saved, _ = load_run_model(config.init)
+        saved = runs.load(config.init)
         target = build(config.model, num_classes=num_classes, **options)
-        return target, copy_weights(network_of(saved), target, source_name=config.init)
+        return target, copy_weights(runs.network_of(saved.model), target,
+                                    source_name=config.init)
     if config.weights and not is_weights_file(config.weights):
         named = {"weights": config.weights, "include_preprocessing": True, **options}
         source = build(config.model, **named)

@@ -16,9 +16,30 @@ def new_figure(width, height):
     return Figure(figsize=(width, height), layout="constrained")
 
 
+def check_output(path, option="--out"):
+    """Raise ValueError unless a picture can be written at `path`: a `.png` name in a folder
+    that exists and can be written (the folder is not created, so a mistyped path is refused
+    before any drawing)."""
+    from kcnn.runs import check_writable
+
+    if not str(path).lower().endswith(".png"):
+        raise ValueError(f"{option} must name a .png file; received {str(path)!r}")
+    check_writable(path, option=option)
+
+
 def save(figure, path, dpi=100):
-    """Write `figure` to `path` (PNG); return `path`."""
-    figure.savefig(path, dpi=dpi)
+    """Write `figure` to `path` (PNG); return `path`.
+
+    Raises:
+        ValueError: naming `path` when it cannot be written (see `check_output`).
+    """
+    from kcnn.runs import check_writable
+
+    check_writable(path)
+    try:
+        figure.savefig(path, dpi=dpi)
+    except OSError as error:
+        raise ValueError(f"cannot write {path} ({error.strerror or error})") from None
     return path
 
 

@@ -6,7 +6,7 @@ batch of raw images (0..255, at the model's input size and channel count) to the
 
 * a finished `kcnn train` run (RUN/model.keras + RUN/config.json): the trained network inside
   the saved raw-image model, and the saved model's own preprocessing layers (its Resizing and
-  standardising Rescaling, `kcnn.training.deploy`) as `preprocess`;
+  standardising Rescaling) as `preprocess`; the run is read by `kcnn.runs`;
 * a `.keras` file: the identity (the file's model is taken to include its preprocessing);
 * `NAME:WEIGHTS` (`resnet50:imagenet`): `kcnn.models.get(NAME, weights=WEIGHTS,
   include_preprocessing=True)`, a model that takes raw 0..255 images;
@@ -41,10 +41,12 @@ def load(source):
     if os.path.isdir(source):
         return _load_run(source)
     if source.endswith(".keras"):
+        from kcnn import runs
+
         if not os.path.isfile(source):
             raise ValueError(f"no such model file: {source}")
-        model = kcnn.load_model(source, compile=False)
-        return Loaded(model, _identity, os.path.basename(source))
+        saved = runs.load(source)  # checks the model's outputs against a classes.json beside it
+        return Loaded(saved.model, _identity, os.path.basename(source), saved.class_names)
     name, _, weights = source.partition(":")
     if weights:
         return _load_pretrained(name, weights)
@@ -78,22 +80,21 @@ def _load_pretrained(name, weights):
 
 
 def _load_run(run_dir):
-    for required in ("model.keras", "config.json"):
-        if not os.path.exists(os.path.join(run_dir, required)):
-            raise ValueError(f"{run_dir} is not a finished kcnn run (no {required})")
-    from kcnn.training import deploy
-    from kcnn.training.config import TrainConfig
+    from kcnn import runs
 
-    config = TrainConfig.from_json(os.path.join(run_dir, "config.json"))
-    saved, _ = deploy.load_run_model(run_dir)
-    network = deploy.network_of(saved)
-    preprocess = saved_preprocessing(saved, network)
-    names = deploy.read_class_names(run_dir)
+    saved = runs.load(run_dir, require_config=True)
+    network = runs.network_of(saved.model)
+    preprocess = saved_preprocessing(saved.model, network)
+    model, dataset = saved.config.get("model", network.name), saved.config.get("dataset")
+    names = saved.class_names
     if names is None:
+        if not isinstance(dataset, str):
+            raise ValueError(f"{run_dir}: neither {runs.CLASSES_FILE} nor a dataset in "
+                             f"{runs.CONFIG_FILE}, so the class names are unknown")
         from kcnn.data import sources
 
-        names = sources.info(config.dataset, data_dir=config.data_dir).class_names
-    return Loaded(network, preprocess, f"{config.model} trained on {config.dataset}", names)
+        names = sources.info(dataset, data_dir=saved.config.get("data_dir")).class_names
+    return Loaded(network, preprocess, f"{model} trained on {dataset}", names)
 
 
 def saved_preprocessing(saved, network):

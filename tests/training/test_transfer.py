@@ -4,6 +4,7 @@ finetune recipe's two stages, and --init from a finished run with a new head."""
 
 import json
 import pathlib
+import shutil
 
 import numpy as np
 import pytest
@@ -124,7 +125,7 @@ def test_init_from_a_run_takes_its_model_and_gives_a_new_head(frozen_run, tmp_pa
 
 @pytest.mark.parametrize("settings, message", [
     ({"weights": "missing.weights.h5"}, "weights file missing.weights.h5 does not exist"),
-    ({"init": "no-such-run"}, "no-such-run is not a finished kcnn run"),
+    ({"init": "no-such-run"}, "--init no-such-run does not exist"),
     ({"recipe": "finetune", "freeze": "backbone"}, "leave out --freeze"),
     ({"freeze": "everything"}, "unknown freeze 'everything'"),
     ({"head_epochs": 1}, "head_epochs is a setting of the finetune recipe"),
@@ -134,3 +135,18 @@ def test_bad_starting_points_fail_before_training(tmp_path, settings, message):
     with pytest.raises(ValueError, match=message):
         kcnn.training.train(run_dir=str(tmp_path / "run"), verbose=0, **settings)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("damage, message", [
+    ({"classes.json": b'["a", "b", "c"]\n'}, "model.keras has 10 outputs, classes.json lists 3"),
+    ({"model.keras": b""}, "model.keras is not a valid .keras file (it is empty)"),
+])
+def test_init_from_a_damaged_run_names_the_file(frozen_run, tmp_path, damage, message):
+    source = tmp_path / "source"
+    shutil.copytree(frozen_run.run_dir, source)
+    for name, content in damage.items():
+        (source / name).write_bytes(content)
+    with pytest.raises(ValueError) as error:
+        kcnn.training.train(model="resnet20", init=str(source), epochs=1,
+                            run_dir=str(tmp_path / "run"), **TINY)
+    assert message in str(error.value) and "\n" not in str(error.value)
