@@ -3,13 +3,18 @@ read-only disk, a run directory that is a file, sizes too large to allocate. Eac
 clear line (CLI: exit status 2), and a run is never lost: the same call finishes it.
 
 A kill is simulated in the process by raising `Killed` (a BaseException, as KeyboardInterrupt)
-from inside the write; test_faults_subprocess.py kills a real `kcnn train` with SIGKILL.
+from inside the write; the slow `test_a_sigkill_at_each_write_point_...` kills a real
+`kcnn train` with SIGKILL at the same points.
 """
 
 import errno
 import fcntl
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 
 import keras
 import numpy as np
@@ -107,7 +112,11 @@ def assert_complete(run_dir, resumed_from=None):
     assert left == []  # no backup/, no temporary files
 
 
-@pytest.mark.parametrize("point", KILL_POINTS)
+FAST = ("epoch 2 backup", "final model.keras", "backup removal")  # the default lane's share
+
+
+@pytest.mark.parametrize("point", [
+    pytest.param(p, marks=() if p in FAST else pytest.mark.slow) for p in KILL_POINTS])
 def test_a_kill_at_any_write_point_loses_nothing_and_the_same_call_finishes(
         tmp_path, monkeypatch, capsys, point):
     run_dir = tmp_path / "run"
@@ -148,6 +157,23 @@ def test_resume_after_a_kill_in_the_final_save_finishes_the_run(tmp_path, monkey
     assert_complete(run_dir, EPOCHS)
     with pytest.raises(ValueError, match="nothing to resume: .* holds a finished run"):
         kcnn.training.train(run_dir=str(run_dir), resume=True, verbose=0)
+
+
+def test_a_kill_between_the_finetune_stages_continues_with_the_second(tmp_path, monkeypatch):
+    # Stage 1 (classifier, lr) ends after epoch 1; the kill comes in stage 2's first backup.
+    # The rerun restores stage 1's backup with stage 1's optimizer, then trains stage 2 anew.
+    run_dir = tmp_path / "run"
+    finetune = {"recipe": "finetune", "head_epochs": 1, "augment": "none"}
+    with monkeypatch.context() as patch:
+        kill_on_call(patch, callbacks.Backup, "_save_model", 2)
+        with pytest.raises(Killed):
+            train(run_dir, **finetune)
+    meta = json.loads((run_dir / "backup" / "training_metadata.json").read_text())
+    assert meta["epoch"] == 1  # the end of stage 1
+    result = train(run_dir, **finetune)
+    assert_complete(run_dir, 1)
+    assert result.history["learning_rate"] == pytest.approx([1e-3, 1e-4, 1e-4])
+    assert [s["name"] for s in result.metrics["stages"]] == ["head", "all"]
 
 
 def test_a_backup_left_half_written_is_ignored(tmp_path, monkeypatch):
@@ -392,3 +418,68 @@ def test_inputs_too_large_to_allocate_are_refused_before_training(tmp_path, sett
 def test_a_batch_larger_than_the_data_is_not_refused(tmp_path):
     config = loop.resolve(run_dir=str(tmp_path / "run"), batch_size=100_000_000)
     assert loop.make_plan(config, started=0.0).input_shape == (32, 32, 1)
+
+
+# ----------------------------------------------------------------------------- real kills
+
+KILLER = textwrap.dedent(
+    """
+    import os, signal, sys
+    import keras
+    from kcnn.cli import main
+    from kcnn.training import callbacks, deploy, loop, report
+
+    point, run_dir = sys.argv[1], sys.argv[2]
+    calls = []
+
+    def die():
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    def half_then_die(path):
+        with open(path, "wb") as f:
+            f.write(b"PK\\x03\\x04 half a zip file")
+            f.flush()
+        die()
+
+    save, backup = keras.Model.save, callbacks.Backup._save_model
+
+    def dying_save(model, path, *args, **kwargs):
+        name, final = os.path.basename(str(path)), deploy.network_of(model) is not model
+        backed_up = os.path.exists(os.path.join(run_dir, "backup", "training_metadata.json"))
+        if (point == "checkpoint" and ".best.keras" in name and backed_up and not final
+                or point == "final model.keras" and ".model.keras" in name):
+            half_then_die(path)
+        return save(model, path, *args, **kwargs)
+
+    def dying_backup(self):
+        calls.append(1)
+        if point == "epoch 2 backup" and len(calls) == 2:
+            die()
+        return backup(self)
+
+    keras.Model.save, callbacks.Backup._save_model = dying_save, dying_backup
+    if point == "metrics.json":
+        report.write_metrics = lambda *a, **k: die()
+    if point == "backup removal":
+        loop.discard_backup = lambda *a, **k: die()
+    sys.exit(main(sys.argv[3:]))
+    """
+)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("point", ["epoch 2 backup", "checkpoint", "final model.keras",
+                                   "metrics.json", "backup removal"])
+def test_a_sigkill_at_each_write_point_is_finished_by_the_same_command(
+        tmp_path, subprocess_env, kcnn_cli, point):
+    run_dir = tmp_path / "run"
+    args = ["train", "--epochs", str(EPOCHS), "--steps-per-epoch", "4", "--batch-size", "32",
+            "--seed", "0", "--run-dir", str(run_dir), "--verbose", "2"]
+    killed = subprocess.run([sys.executable, "-c", KILLER, point, str(run_dir), *args],
+                            env=subprocess_env(), capture_output=True, text=True, timeout=240,
+                            check=False)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
+    again = kcnn_cli(args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "Epoch 1/" not in again.stdout  # never silently from the start
+    assert_complete(run_dir)
