@@ -177,7 +177,8 @@ def resolve(config=None, **kwargs):
                     f"cannot change {name} when resuming (saved: {getattr(saved, name)!r}); "
                     f"only {', '.join(n for n in RESUME_MAY_CHANGE if n != 'resume')} may change"
                 )
-        return dataclasses.replace(saved, **changed, run_dir=asked.run_dir, resume=True).validate()
+        return check_epochs(dataclasses.replace(saved, **changed, run_dir=asked.run_dir,
+                                                resume=True).validate())
 
     resolved = adopt_init(asked.resolved())
     saved_path = os.path.join(resolved.run_dir, "config.json")
@@ -196,13 +197,23 @@ def resolve(config=None, **kwargs):
                     f"{resolved.run_dir} holds an unfinished run with other settings "
                     f"({', '.join(differ)}); continue it with --resume or choose another --run-dir"
                 )
-            return dataclasses.replace(saved, epochs=resolved.epochs, verbose=resolved.verbose,
-                                       steps_per_epoch=resolved.steps_per_epoch)
+            return check_epochs(dataclasses.replace(
+                saved, epochs=resolved.epochs, verbose=resolved.verbose,
+                steps_per_epoch=resolved.steps_per_epoch))
         if os.path.exists(os.path.join(resolved.run_dir, "metrics.json")):
             raise ValueError(
                 f"{resolved.run_dir} already holds a finished run; choose another --run-dir"
             )
     return resolved
+
+
+def check_epochs(config):
+    """Refuse to continue a run with fewer epochs than it has already trained; returns config."""
+    trained = read_state(os.path.join(config.run_dir, "backup")).get("epoch", 0)
+    if config.epochs < trained:
+        raise ValueError(f"{config.run_dir} has already trained {trained} epochs; --epochs must "
+                         f"be at least {trained} to continue it")
+    return config
 
 
 def input_plan(config, data_info):
@@ -309,9 +320,10 @@ def check_batch_bytes(input_shape, batch_size, num_examples=None):
     fits = MAX_BATCH_BYTES // image_bytes  # the batch that fits
     lower = (f"lower --batch-size to at most {fits} or --image-size to at most {largest}"
              if fits >= 1 else f"lower --image-size to at most {largest}")
+    images = f"{batch} image{'s' if batch > 1 else ''}"
     raise ValueError(
-        f"a batch of {batch} image{'s' if batch > 1 else ''} of {shape} takes {batch * image_bytes / 1024**3:.1f} GiB "
-        f"as float32, more than the {MAX_BATCH_BYTES / 1024**3:.0f} GiB allowed; {lower}"
+        f"a batch of {images} of {shape} takes {batch * image_bytes / 1024**3:.1f} GiB as "
+        f"float32, more than the {MAX_BATCH_BYTES / 1024**3:.0f} GiB allowed; {lower}"
     )
 
 

@@ -151,3 +151,11 @@ def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(tmp_path):
     _saved_run(tmp_path / "run", finished=True, epochs=2)
     with pytest.raises(ValueError, match="nothing to resume: .* holds a finished run"):
         loop.resolve(run_dir=str(tmp_path / "run"), resume=True)
+
+
+def test_a_run_cannot_continue_with_fewer_epochs_than_it_has_trained(tmp_path):
+    _saved_run(tmp_path / "run", finished=False, epochs=8, seed=3)  # backed up after epoch 2
+    with pytest.raises(ValueError, match="has already trained 2 epochs; --epochs must be at "
+                                         "least 2 to continue it"):
+        loop.resolve(run_dir=str(tmp_path / "run"), resume=True, epochs=1)
+    assert loop.resolve(run_dir=str(tmp_path / "run"), resume=True, epochs=2).epochs == 2
