@@ -7,6 +7,7 @@ so a run can be repeated or resumed with exactly the same settings.
 
 import dataclasses
 import json
+import math
 import os
 import time
 
@@ -153,12 +154,10 @@ class TrainConfig:
         return dataclasses.asdict(self)
 
     def to_json(self, path):
-        """Write the config as indented JSON (atomically)."""
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.to_dict(), f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(tmp, path)
+        """Write the config as indented JSON (atomically: see `rundir.replacing`)."""
+        from kcnn.training.rundir import write_json
+
+        write_json(path, self.to_dict(), indent=2, sort_keys=True)
 
     @classmethod
     def from_json(cls, path):
@@ -186,12 +185,16 @@ class TrainConfig:
             value = getattr(self, field)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
                 raise ValueError(f"{field} must be an integer >= 1, got {value!r}")
-        for field in ("lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing"):
+        for field in ("lr", "momentum", "weight_decay", "warmup_epochs", "label_smoothing",
+                      "validation_split", "test_split"):
             value = getattr(self, field)
-            if value is not None and (not isinstance(value, (int, float)) or value < 0):
-                raise ValueError(f"{field} must be a number >= 0, got {value!r}")
+            if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                      or not math.isfinite(value) or value < 0):
+                raise ValueError(f"{field} must be a finite number >= 0, got {value!r}")
         if self.lr is not None and self.lr == 0:
             raise ValueError("lr must be > 0")
+        if self.momentum is not None and self.momentum > 1:
+            raise ValueError(f"momentum must be in [0, 1], got {self.momentum}")
         if self.label_smoothing is not None and self.label_smoothing >= 1:
             raise ValueError(f"label_smoothing must be in [0, 1), got {self.label_smoothing}")
         if self.epochs is not None and self.warmup_epochs is not None and self.warmup_epochs > self.epochs:
@@ -212,8 +215,12 @@ class TrainConfig:
                 self.head_epochs >= self.epochs:
             raise ValueError(f"head_epochs ({self.head_epochs}) must be fewer than the epochs "
                              f"({self.epochs}), leaving epochs for the second stage")
-        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
-            raise ValueError(f"seed must be an integer, got {self.seed!r}")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)
+                                      or not 0 <= self.seed < 2**32):
+            raise ValueError(f"seed must be an integer in [0, 2**32), got {self.seed!r}")
+        if self.run_dir is not None and not str(self.run_dir).strip():
+            raise ValueError("run_dir is empty; name a directory, or leave it out for "
+                             "runs/MODEL-DATASET-TIMESTAMP")
         if self.verbose not in (None, 0, 1, 2):
             raise ValueError(f"verbose must be 0, 1 or 2, got {self.verbose!r}")
         if not isinstance(self.model_options, dict):

@@ -18,7 +18,11 @@ Run directory after a run:
                            precision, XLA, seed, versions
     curves.png             loss and accuracy per epoch
     confusion_matrix.png   test-set confusion matrix
-    backup/                BackupAndRestore's state while a run is unfinished (deleted at the end)
+    backup/                the state of an unfinished run (deleted once every file above is written)
+    .lock                  the process id of the trainer using the directory (one at a time)
+
+Every file is written to a temporary name in the directory and renamed when complete (see
+`rundir`), so a kill at any point leaves a run that the same command (or `--resume`) finishes.
 """
 
 import dataclasses
@@ -35,14 +39,19 @@ import warnings
 import keras
 import numpy as np
 
-from kcnn.training import deploy, evaluation, recipes, report, runtime, transfer
+from kcnn.training import deploy, evaluation, recipes, report, rundir, runtime, transfer
 from kcnn.training.callbacks import (
     Backup,
+    Checkpoint,
     LearningRateLogger,
+    StopOnNaN,
     Throughput,
     _jsonable,
     _rate,
+    discard_backup,
     read_state,
+    restore_backup,
+    save_model,
     truncate_csv,
 )
 from kcnn.training.config import TrainConfig
@@ -50,6 +59,9 @@ from kcnn.training.config import TrainConfig
 # Settings that may differ when a run is continued (everything else must match the saved run).
 RESUME_MAY_CHANGE = ("epochs", "verbose", "resume", "steps_per_epoch")
 FINETUNE_LR_FACTOR = 0.1  # the finetune recipe's second stage trains at lr / 10
+# The most one batch of float32 model inputs may take: the image cache's limit
+# (kcnn.data.pipeline.MAX_CACHE_BYTES), so a size that cannot fit is refused before allocation.
+MAX_BATCH_BYTES = 2 * 1024**3
 
 
 @dataclasses.dataclass
@@ -165,7 +177,8 @@ def resolve(config=None, **kwargs):
                     f"cannot change {name} when resuming (saved: {getattr(saved, name)!r}); "
                     f"only {', '.join(n for n in RESUME_MAY_CHANGE if n != 'resume')} may change"
                 )
-        return dataclasses.replace(saved, **changed, run_dir=asked.run_dir, resume=True).validate()
+        return check_epochs(dataclasses.replace(saved, **changed, run_dir=asked.run_dir,
+                                                resume=True).validate())
 
     resolved = adopt_init(asked.resolved())
     saved_path = os.path.join(resolved.run_dir, "config.json")
@@ -184,13 +197,23 @@ def resolve(config=None, **kwargs):
                     f"{resolved.run_dir} holds an unfinished run with other settings "
                     f"({', '.join(differ)}); continue it with --resume or choose another --run-dir"
                 )
-            return dataclasses.replace(saved, epochs=resolved.epochs, verbose=resolved.verbose,
-                                       steps_per_epoch=resolved.steps_per_epoch)
+            return check_epochs(dataclasses.replace(
+                saved, epochs=resolved.epochs, verbose=resolved.verbose,
+                steps_per_epoch=resolved.steps_per_epoch))
         if os.path.exists(os.path.join(resolved.run_dir, "metrics.json")):
             raise ValueError(
                 f"{resolved.run_dir} already holds a finished run; choose another --run-dir"
             )
     return resolved
+
+
+def check_epochs(config):
+    """Refuse to continue a run with fewer epochs than it has already trained; returns config."""
+    trained = read_state(os.path.join(config.run_dir, "backup")).get("epoch", 0)
+    if config.epochs < trained:
+        raise ValueError(f"{config.run_dir} has already trained {trained} epochs; --epochs must "
+                         f"be at least {trained} to continue it")
+    return config
 
 
 def input_plan(config, data_info):
@@ -279,8 +302,29 @@ def make_plan(config, started):
                 f"{', '.join(kcnn.data.augment.names())} (combine with +, e.g. cifar+mixup)"
             )
     input_shape, image_size = input_plan(config, data_info)
+    check_batch_bytes(input_shape, config.batch_size, data_info.num_examples)
     say = print if verbose else (lambda *a, **k: None)
     return Plan(config, data_info, input_shape, image_size, verbose, say, started)
+
+
+def check_batch_bytes(input_shape, batch_size, num_examples=None):
+    """Refuse a batch of float32 inputs larger than MAX_BATCH_BYTES, naming the size to lower
+    (a batch holds at most the training split's `num_examples` images)."""
+    batch = min(batch_size, num_examples or batch_size)
+    height, width, channels = input_shape
+    image_bytes = height * width * channels * 4
+    if batch * image_bytes <= MAX_BATCH_BYTES:
+        return
+    shape = f"{height}x{width}x{channels}"
+    largest = math.isqrt(MAX_BATCH_BYTES // (batch * channels * 4))  # the side that fits
+    fits = MAX_BATCH_BYTES // image_bytes  # the batch that fits
+    lower = (f"lower --batch-size to at most {fits} or --image-size to at most {largest}"
+             if fits >= 1 else f"lower --image-size to at most {largest}")
+    images = f"{batch} image{'s' if batch > 1 else ''}"
+    raise ValueError(
+        f"a batch of {images} of {shape} takes {batch * image_bytes / 1024**3:.1f} GiB as "
+        f"float32, more than the {MAX_BATCH_BYTES / 1024**3:.0f} GiB allowed; {lower}"
+    )
 
 
 def folder_fractions(config):
@@ -397,17 +441,16 @@ def make_callbacks(plan, data, stage, *, state, throughput, clock):
     """The callbacks of one stage: (list, ModelCheckpoint)."""
     config, run_dir = plan.config, plan.config.run_dir
     monitor = "val_accuracy" if data.val is not None else "accuracy"
-    checkpoint = keras.callbacks.ModelCheckpoint(
+    checkpoint = Checkpoint(
         os.path.join(run_dir, "best.keras"), monitor=monitor, mode="max", save_best_only=True,
         initial_value_threshold=state.get("checkpoint_best"),
     )
     plateau = None
-    callbacks = [throughput, LearningRateLogger()]
+    callbacks = [StopOnNaN(stage.lr), throughput, LearningRateLogger()]
     if config.schedule == "plateau":
         plateau = recipes.plateau_callback(monitor, verbose=1 if plan.verbose else 0)
         callbacks.append(plateau)
     callbacks += [
-        keras.callbacks.TerminateOnNaN(),
         checkpoint,
         keras.callbacks.CSVLogger(os.path.join(run_dir, "log.csv"),
                                   append=bool(max(stage.first, state.get("epoch", 0)))),
@@ -415,7 +458,7 @@ def make_callbacks(plan, data, stage, *, state, throughput, clock):
             os.path.join(run_dir, "tensorboard"), profile_batch=0, write_steps_per_second=True
         ),
         Backup(os.path.join(run_dir, "backup"), plateau=plateau, checkpoint=checkpoint,
-               clock=clock),
+               clock=clock, first=stage.first),
     ]
     return callbacks, checkpoint
 
@@ -432,12 +475,18 @@ def fit(plan, rt, data, trained):
     def clock():
         return previous_time + time.perf_counter() - session_start
 
-    throughput, best, xla = Throughput(config.batch_size), state.get("checkpoint_best"), False
+    throughput = Throughput(config.batch_size, data.train_info.num_examples)
+    best, xla = state.get("checkpoint_best"), False
     for stage in trained.stages:
         stage.trainable_parameters = set_trainable(network, stage, config)
         if stage.stop <= state.get("epoch", 0):
+            if stage.stop == state["epoch"]:  # the backup was taken at this stage's end
+                compile_model(network, plan, rt, data, stage.lr)
+                restore_backup(network, backup_dir)
+                xla = bool(network.jit_compile)
             continue  # finished before the run was interrupted
         compile_model(network, plan, rt, data, stage.lr)
+        network._initial_epoch = None  # noqa: SLF001 (Keras' restore sets it; it would win)
         xla = bool(network.jit_compile)  # what runs, not what was asked (Keras may fall back)
         callbacks, checkpoint = make_callbacks(
             plan, data, stage, state={**state, "checkpoint_best": best}, throughput=throughput,
@@ -473,14 +522,14 @@ def save_models(plan, data, network):
                "crop_to_aspect_ratio": config.crop_to_aspect_ratio, "mean": info.mean,
                "std": info.std}
     model = deploy.with_preprocessing(network, **options)
-    model.save(os.path.join(run_dir, "model.keras"))
+    save_model(model, os.path.join(run_dir, "model.keras"))
     best_path = os.path.join(run_dir, "best.keras")
     if os.path.exists(best_path):
         import kcnn
 
         best = kcnn.load_model(best_path, compile=False)
-        deploy.with_preprocessing(deploy.network_of(best), **options).save(best_path)
-    deploy.save_class_names(run_dir, info.class_names)
+        save_model(deploy.with_preprocessing(deploy.network_of(best), **options), best_path)
+    rundir.write_json(os.path.join(run_dir, deploy.CLASSES_FILE), list(info.class_names), indent=1)
     return model
 
 
@@ -488,7 +537,9 @@ def collect_metrics(plan, rt, trained, scores):
     """metrics.json's contents: every figure of the run in one place."""
     config, network, throughput = plan.config, trained.network, trained.throughput
     logs = report.read_csv(os.path.join(config.run_dir, "log.csv"))
-    rates = throughput.per_epoch[1:] or throughput.per_epoch
+    # The whole run's epochs (an interrupted run's earlier sessions too); the first is warm-up.
+    per_epoch = logs.get("images_per_second") or throughput.per_epoch
+    rates = per_epoch[1:] or per_epoch
     losses = logs.get("loss", [])
     return {
         "model": config.model,
@@ -509,8 +560,7 @@ def collect_metrics(plan, rt, trained, scores):
         "wall_time_s": round(time.perf_counter() - plan.started, 3),
         "train_time_s": round(trained.train_time_s, 3),
         "images_per_second": round(float(np.median(rates)), 1) if rates else None,
-        "images_per_second_first_epoch": round(throughput.per_epoch[0], 1)
-        if throughput.per_epoch else None,
+        "images_per_second_first_epoch": round(per_epoch[0], 1) if per_epoch else None,
         "input_shape": list(plan.input_shape),
         "parameters": int(network.count_params()),
         "trainable_parameters": transfer.trainable_parameters(network),
@@ -552,6 +602,7 @@ def write_report(plan, rt, data, trained):
     report.plot_curves(logs, os.path.join(run_dir, "curves.png"))
     report.plot_confusion(labels, probs.argmax(-1), len(class_names), class_names,
                           os.path.join(run_dir, "confusion_matrix.png"))
+    discard_backup(run_dir)  # only now: every final file is complete
     plan.say(
         f"kcnn train: {config.model} on {config.dataset}: test accuracy "
         f"{100 * scores['accuracy']:.2f}% (loss {scores['loss']:.4f}) after {metrics['epochs']} "
@@ -581,7 +632,14 @@ def run(config=None, **kwargs):
 
 def _run(plan, rt):
     if rt.process_id == 0:
-        return _run_here(plan, rt)
+        run_dir = plan.config.run_dir
+        with rundir.locked(run_dir):
+            try:
+                return _run_here(recheck(plan), rt)
+            except OSError as error:  # a full disk, a read-only directory: one line
+                if not rundir.concerns(error, run_dir):
+                    raise
+                raise rundir.describe(error, run_dir) from error
     # Another process of a multi-process run: the same steps (saving a model is collective),
     # into a temporary directory that starts from the chief's backup and is removed at the end.
     scratch = scratch_dir(plan.config.run_dir, rt.process_id)
@@ -608,6 +666,13 @@ def scratch_dir(run_dir, process_id):
     return path
 
 
+def recheck(plan):
+    """The plan again, now that the run directory is locked: another trainer may have started
+    or finished a run there since it was resolved."""
+    config = resolve(plan.config)
+    return plan if config == plan.config else make_plan(config, plan.started)
+
+
 def _run_here(plan, rt):
     data = load_data(plan, rt.processes)
     network, fresh = build_model(plan, rt, data)
@@ -623,6 +688,8 @@ def start_run_dir(plan, rt, trained):
     config, say = plan.config, plan.say
     fresh, initial_epoch = trained.fresh, trained.initial_epoch
     os.makedirs(config.run_dir, exist_ok=True)
+    rundir.remove_partial_files(config.run_dir)  # what a killed run was writing
+    restart = not initial_epoch and os.path.exists(os.path.join(config.run_dir, "config.json"))
     config.to_json(os.path.join(config.run_dir, "config.json"))
     if initial_epoch:
         truncate_csv(os.path.join(config.run_dir, "log.csv"), initial_epoch)
@@ -645,9 +712,15 @@ def start_run_dir(plan, rt, trained):
     if start != "random":
         say(f"kcnn train: starting from {start}"
             + (f"; new layer(s): {', '.join(fresh)}" if fresh else ""))
-    if initial_epoch:
+    if initial_epoch >= config.epochs:
+        say(f"kcnn train: {config.run_dir} finished training ({initial_epoch} epochs) before it "
+            "was interrupted; writing its model and report")
+    elif initial_epoch:
         say(f"kcnn train: resuming {config.run_dir} after epoch {initial_epoch} of "
             f"{config.epochs}")
+    elif restart:
+        say(f"kcnn train: {config.run_dir} holds no finished epoch of an earlier attempt; "
+            "starting at epoch 1")
     say(f"kcnn train: run directory {config.run_dir}")
     hint = runtime.onednn_hint(rt)
     if hint:

@@ -1,16 +1,18 @@
-"""The run's artifacts: metrics.json, the curves PNG and the confusion-matrix PNG.
+"""The run's artifacts: metrics.json, the curves PNG and the confusion-matrix PNG, each written
+through `rundir.replacing` (never half-written under its final name).
 
 matplotlib is imported lazily, with the non-interactive Agg backend, so training needs no
 display and importing kcnn.training stays fast.
 """
 
 import csv
-import json
 import os
 import platform
 import subprocess
 
 import numpy as np
+
+from kcnn.training.rundir import replacing, write_json
 
 
 def read_csv(path):
@@ -31,12 +33,8 @@ def read_csv(path):
 
 
 def write_metrics(run_dir, metrics):
-    path = os.path.join(run_dir, "metrics.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(metrics, f, indent=2)
-        f.write("\n")
-    os.replace(path + ".tmp", path)
-    return path
+    """Write metrics.json (indented) through `replacing`; returns its path."""
+    return write_json(os.path.join(run_dir, "metrics.json"), metrics, indent=2)
 
 
 def versions():
@@ -97,8 +95,11 @@ def plot_curves(logs, path):
         if ax.lines:
             ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
     return path
 
 
@@ -132,6 +133,9 @@ def plot_confusion(labels, predictions, num_classes, class_names, path):
     accuracy = np.trace(counts) / max(counts.sum(), 1)
     ax.set_title(f"test accuracy {100 * accuracy:.2f}% ({counts.sum()} images)")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp, dpi=100)
+    finally:
+        plt.close(fig)
     return path

@@ -2,6 +2,7 @@
 
 import dataclasses
 import math
+import re
 
 import keras
 import numpy as np
@@ -51,10 +52,25 @@ def test_json_round_trip(tmp_path):
         ({"label_smoothing": 1.0}, "label_smoothing"),
         ({"validation_split": 1.0}, "validation_split"),
         ({"colour": "red"}, "unknown training setting(s) colour"),
+        ({"lr": float("nan")}, "lr must be a finite number >= 0, got nan"),
+        ({"lr": float("inf")}, "lr must be a finite number >= 0, got inf"),
+        ({"lr": -0.1}, "lr must be a finite number >= 0, got -0.1"),
+        ({"lr": True}, "lr must be a finite number >= 0, got True"),
+        ({"momentum": float("nan")}, "momentum must be a finite number >= 0, got nan"),
+        ({"momentum": 1.5}, "momentum must be in [0, 1], got 1.5"),
+        ({"weight_decay": float("inf")}, "weight_decay must be a finite number >= 0, got inf"),
+        ({"warmup_epochs": float("nan")}, "warmup_epochs must be a finite number >= 0, got nan"),
+        ({"label_smoothing": float("nan")}, "label_smoothing must be a finite number >= 0"),
+        ({"validation_split": float("nan")}, "validation_split must be a finite number >= 0"),
+        ({"test_split": float("-inf")}, "test_split must be a finite number >= 0, got -inf"),
+        ({"seed": -1}, "seed must be an integer in [0, 2**32), got -1"),
+        ({"seed": 2**32}, "seed must be an integer in [0, 2**32), got 4294967296"),
+        ({"run_dir": ""}, "run_dir is empty; name a directory"),
+        ({"run_dir": "  "}, "run_dir is empty; name a directory"),
     ],
 )
 def test_bad_settings_raise_value_errors(kwargs, message):
-    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ValueError, match=re.escape(message)):
         TrainConfig.from_kwargs(**kwargs).validate()
 
 
@@ -135,3 +151,11 @@ def test_resume_of_a_finished_run_says_there_is_nothing_to_resume(tmp_path):
     _saved_run(tmp_path / "run", finished=True, epochs=2)
     with pytest.raises(ValueError, match="nothing to resume: .* holds a finished run"):
         loop.resolve(run_dir=str(tmp_path / "run"), resume=True)
+
+
+def test_a_run_cannot_continue_with_fewer_epochs_than_it_has_trained(tmp_path):
+    _saved_run(tmp_path / "run", finished=False, epochs=8, seed=3)  # backed up after epoch 2
+    with pytest.raises(ValueError, match="has already trained 2 epochs; --epochs must be at "
+                                         "least 2 to continue it"):
+        loop.resolve(run_dir=str(tmp_path / "run"), resume=True, epochs=1)
+    assert loop.resolve(run_dir=str(tmp_path / "run"), resume=True, epochs=2).epochs == 2

@@ -38,9 +38,10 @@ def test_killed_run_resumes_from_the_saved_epoch_and_finishes(tmp_path, subproce
             first.kill()
         first.wait()
     assert first.returncode == -signal.SIGKILL, f"not killed mid-run: {first.stderr.read()[-2000:]}"
-    state = json.loads((run_dir / "backup" / "kcnn_state.json").read_text())
+    state = json.loads(meta.read_text())
     assert "plateau" in state and "checkpoint_best" in state  # what BackupAndRestore leaves out
-    saved = json.loads(meta.read_text())["epoch"]
+    assert (run_dir / "backup" / state["weights"]).exists()
+    saved = state["epoch"]
     assert KILL_AFTER <= saved < EPOCHS
 
     # The command the trainer prints when interrupted: the run directory and --resume alone.
