@@ -433,6 +433,7 @@ def fit(plan, rt, data, trained):
         return previous_time + time.perf_counter() - session_start
 
     throughput, best, xla = Throughput(config.batch_size), state.get("checkpoint_best"), False
+    data = dataclasses.replace(data, train=runtime.feed_device(data.train))  # runtime.py says how
     for stage in trained.stages:
         stage.trainable_parameters = set_trainable(network, stage, config)
         if stage.stop <= state.get("epoch", 0):
