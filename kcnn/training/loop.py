@@ -477,6 +477,7 @@ def fit(plan, rt, data, trained):
 
     throughput = Throughput(config.batch_size, data.train_info.num_examples)
     best, xla = state.get("checkpoint_best"), False
+    data = dataclasses.replace(data, train=runtime.feed_device(data.train))  # runtime.py says how
     for stage in trained.stages:
         stage.trainable_parameters = set_trainable(network, stage, config)
         if stage.stop <= state.get("epoch", 0):

@@ -9,16 +9,20 @@ benchmarks/README.md has the CPU study behind these defaults (2-core AMD EPYC, A
 without oneDNN, CIFAR ResNet-20 trains at 0.52 and ResNet-50 (64x64) at 0.34 of the speed;
 XLA (0.64, 0.24), Keras on JAX (0.24, 0.20) and bfloat16 (0.08) are slower on that CPU, so
 "auto" leaves XLA off and picks float32 there; TensorFlow's default thread pools were best or
-equal and are kept. On a Zen 4 with AVX512_BF16 (2026-11-29) TensorFlow turns oneDNN on by itself,
-XLA and JAX stayed far slower, and bfloat16 trained ResNets 1.1-1.5x as fast as float32, so
-"auto" picks it for them there (below).
+equal and are kept. On a Zen 4 with AVX512_BF16 (2026-11-29) and an Intel Xeon with AMX-BF16
+(family 6 model 167, 2026-12-04) TensorFlow turns oneDNN on by itself, and bfloat16 trained
+LeNet-5 and the ResNets 1.1-1.5x as fast as float32, so "auto" picks it for them there (below).
 
 Mixed precision. "auto" picks mixed_float16 only on GPUs of compute capability >= 7.0 (tensor
 cores); float16 on older GPUs or on CPU is slower than float32. On the CPU it picks
-mixed_bfloat16 only where the CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16, from its
-flags) and the CPU study measured bfloat16 faster for the model's family on such a CPU with the
-same accuracy (`BFLOAT16_FASTER_ON_CPU`); `Runtime.precision_reason` says which rule chose. The
-policy is set before the
+mixed_bfloat16 from a table keyed by the CPU's kind and the model's family (`BFLOAT16_ON_CPU`):
+the kind is AMX-BF16 or AVX512_BF16 without AMX, read from the CPU's flags (`cpu_kind`), and each
+entry holds what benchmarks/precision_speed.py measured on such a CPU (bfloat16 against float32,
+alternating in one process) and whether benchmarks/precision_accuracy.py found the same accuracy,
+with the command and result files. bfloat16 is picked where it was faster by at least
+`BFLOAT16_MIN_SPEEDUP` at the same accuracy; float32 where it was slower, less accurate, not
+measured, or the CPU has no bfloat16 instructions. `Runtime.precision_reason` names the CPU kind
+and the measurement (the start-up line and metrics.json carry it). The policy is set before the
 model is built, so kcnn's float32 `predictions` layer keeps the output in float32, and
 `compile()` wraps the optimizer in a LossScaleOptimizer for mixed_float16 (not needed for
 bfloat16).
@@ -142,17 +146,88 @@ def cpu_name():
     return f"{info['model_name']} ({info['cores']} cores)"
 
 
-# CPU flags that give bfloat16 arithmetic in hardware (oneDNN's bfloat16 convolutions and matrix
-# multiplies use them; without them bfloat16 is emulated: 0.08 of float32 on a Zen 3).
-BFLOAT16_CPU_FLAGS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512_BF16"}
-# Model families whose training benchmarks/cpu_study.py measured faster in mixed_bfloat16 than
-# in float32 on CPUs with AVX512_BF16, and whose accuracy benchmarks/precision_accuracy.py found
-# equal within the seed-to-seed spread (benchmarks/README.md): family -> what was measured.
-BFLOAT16_FASTER_ON_CPU = {
-    # Zen 4 (AVX512_BF16, 2 cores), 2026-11-29, float32 and bfloat16 alternating in one process:
-    # CIFAR ResNet-20 1.51x, ResNet-50 (64x64) 1.13x (a Zen 5: 1.11x, 1.09x); on digits and the
-    # synthetic set bfloat16 matched float32's accuracy over 3-4 seeds.
-    "resnet": "bfloat16 trained ResNets 1.1-1.5x as fast as float32 (benchmarks/README.md)",
+# CPU kinds with bfloat16 arithmetic in hardware, told apart by their /proc/cpuinfo flags (oneDNN's
+# bfloat16 convolutions and matrix multiplies use them; without them bfloat16 is emulated: 0.08 of
+# float32 on a Zen 3). Every AMX-BF16 CPU so far also has AVX512_BF16; the AMX kind comes first.
+BFLOAT16_CPU_KINDS = {"amx_bf16": "AMX-BF16", "avx512_bf16": "AVX512_BF16 without AMX"}
+
+
+def cpu_kind(flags):
+    """The bfloat16 kind of a CPU from its flags: "amx_bf16", "avx512_bf16" (AVX512_BF16 without
+    AMX) or None (no bfloat16 instructions). Keys `BFLOAT16_ON_CPU`."""
+    return next((flag for flag in BFLOAT16_CPU_KINDS if flag in flags), None)
+
+
+@dataclasses.dataclass(frozen=True)
+class Bfloat16Measurement:
+    """mixed_bfloat16 against float32 for one model family on one CPU kind.
+
+    Attributes:
+        speedups: {model: bfloat16 images/s / float32 images/s}, median of alternating repeats.
+        same_accuracy: whether precision_accuracy.py found bfloat16's test accuracy within the
+            seed-to-seed spread of float32's.
+        cpu: the CPU that was measured (as benchmarks/machine.py labels it, shortened).
+        command: the command that measured the speed-ups (rerun it on your CPU).
+        results: the result files, speed then accuracy (benchmarks/results/).
+    """
+
+    speedups: dict
+    same_accuracy: bool
+    cpu: str
+    command: str
+    results: tuple
+
+    @property
+    def speedup(self):
+        """The smallest speed-up over the family's measured models."""
+        return min(self.speedups.values())
+
+    @property
+    def picks_bfloat16(self):
+        """bfloat16 was faster by more than the noise, at the same accuracy."""
+        return self.same_accuracy and self.speedup >= BFLOAT16_MIN_SPEEDUP
+
+
+# A family's slowest measured model must gain at least this much for "auto" to pick bfloat16
+# (below it the repeat-to-repeat range of precision_speed.py straddles 1.0).
+BFLOAT16_MIN_SPEEDUP = 1.05
+_SPEED = ("python benchmarks/precision_speed.py --models lenet5 resnet20 resnet50 --repeats 6 "
+          "--json benchmarks/results/{}")
+# (CPU kind, family) -> the measurement that decides "auto" there. A pair not listed is float32.
+BFLOAT16_ON_CPU = {
+    ("avx512_bf16", "resnet"): Bfloat16Measurement(
+        speedups={"resnet20": 1.51, "resnet50 64x64": 1.13},
+        same_accuracy=True,  # digits and synthetic, 3-4 seeds
+        cpu="2-core AMD EPYC Zen 4, family 25 model 17",
+        command=_SPEED.format("precision-speed-2026-11-29.json"),
+        results=("benchmarks/results/precision-speed-2026-11-29.json",
+                 "benchmarks/results/precision-accuracy-2026-11-29.json"),
+    ),
+    ("avx512_bf16", "lenet"): Bfloat16Measurement(
+        speedups={"lenet5": 1.23},
+        same_accuracy=True,  # digits, 4 seeds: 97.36 +- 0.58% against 97.36 +- 0.66%
+        cpu="2-core AMD EPYC Zen 4, family 25 model 17",
+        command=_SPEED.format("precision-speed-2026-11-29.json"),
+        results=("benchmarks/results/precision-speed-2026-11-29.json",
+                 "benchmarks/results/precision-accuracy-2026-11-29.json"),
+    ),
+    ("amx_bf16", "resnet"): Bfloat16Measurement(
+        speedups={"resnet20": 1.23, "resnet50 64x64": 1.21},
+        same_accuracy=True,  # digits: see the accuracy result files
+        cpu="2-core Intel Xeon, family 6 model 167",
+        command=_SPEED.format("precision-speed-amx-2026-12-04.json"),
+        results=("benchmarks/results/precision-speed-amx-2026-12-04.json",
+                 "benchmarks/results/precision-accuracy-amx-resnet20-2026-12-04.json",
+                 "benchmarks/results/precision-accuracy-2026-11-29.json"),
+    ),
+    ("amx_bf16", "lenet"): Bfloat16Measurement(
+        speedups={"lenet5": 1.12},
+        same_accuracy=True,  # digits, 3 seeds: 97.78 +- 0.56% against float32's 97.50 +- 0.73%
+        cpu="2-core Intel Xeon, family 6 model 167",
+        command=_SPEED.format("precision-speed-amx-2026-12-04.json"),
+        results=("benchmarks/results/precision-speed-amx-2026-12-04.json",
+                 "benchmarks/results/precision-accuracy-amx-2026-12-04.json"),
+    ),
 }
 
 
@@ -160,9 +235,10 @@ def choose_precision(asked, gpus, family=None, flags=None, backend=None):
     """The dtype policy for `asked` and why.
 
     "auto": mixed_float16 on GPUs of compute capability >= 7.0; on the CPU (TensorFlow backend)
-    mixed_bfloat16 where the CPU has bfloat16 instructions (AVX512_BF16 or AMX-BF16, read from
-    its flags) and bfloat16 was measured faster for the model's family on such a CPU
-    (`BFLOAT16_FASTER_ON_CPU`); float32 otherwise. Anything but "auto" is used as given.
+    mixed_bfloat16 where `BFLOAT16_ON_CPU` has a measurement for this CPU's kind (`cpu_kind`:
+    AMX-BF16, or AVX512_BF16 without AMX) and the model's family that picks it (faster by at
+    least `BFLOAT16_MIN_SPEEDUP` at the same accuracy); float32 otherwise. Anything but "auto"
+    is used as given.
 
     Args:
         asked: "auto" or a Keras dtype policy name.
@@ -172,8 +248,8 @@ def choose_precision(asked, gpus, family=None, flags=None, backend=None):
         backend: the Keras backend (default: the current one).
 
     Returns:
-        (policy name, reason): the reason is one short phrase for the start-up line and
-        metrics.json.
+        (policy name, reason): the reason is one phrase for the start-up line and metrics.json,
+        naming the CPU kind and the measurement (its command's result file) that decided.
     """
     if asked != "auto":
         return asked, f"--precision {asked}"
@@ -181,19 +257,25 @@ def choose_precision(asked, gpus, family=None, flags=None, backend=None):
         if all(cc is not None and tuple(cc) >= (7, 0) for _, cc in gpus):
             return "mixed_float16", "auto: GPU with tensor cores (compute capability >= 7.0)"
         return "float32", "auto: GPU without tensor cores (compute capability < 7.0)"
-    flags = cpu_flags() if flags is None else flags
-    found = [name for flag, name in BFLOAT16_CPU_FLAGS.items() if flag in flags]
-    if not found:
+    kind = cpu_kind(cpu_flags() if flags is None else flags)
+    if kind is None:
         return "float32", "auto: the CPU has no bfloat16 instructions (AVX512_BF16, AMX-BF16)"
-    have = "/".join(found)
+    where = f"{BFLOAT16_CPU_KINDS[kind]} CPU"
     if (backend or keras.backend.backend()) != "tensorflow":
-        return "float32", f"auto: CPU with {have}, bfloat16 measured on TensorFlow only"
-    measured = BFLOAT16_FASTER_ON_CPU.get(family)
+        return "float32", f"auto: {where}, bfloat16 measured on TensorFlow only"
+    measured = BFLOAT16_ON_CPU.get((kind, family))
     if measured is None:
-        return "float32", (
-            f"auto: CPU with {have}, but bfloat16 not measured faster for {family} networks"
-        )
-    return "mixed_bfloat16", f"auto: CPU with {have}, {measured}"
+        return "float32", f"auto: {where}, bfloat16 not measured for {family} networks on it"
+    figures = ", ".join(f"{model} at {ratio:.2f}x" for model, ratio in measured.speedups.items())
+    source = f"{measured.cpu}: {measured.results[0]}"
+    if not measured.same_accuracy:
+        return "float32", (f"auto: {where}, bfloat16 trained {figures} float32's speed but less "
+                           f"accurately ({source})")
+    if not measured.picks_bfloat16:
+        return "float32", (f"auto: {where}, bfloat16 not faster: it trained {figures} float32's "
+                           f"speed ({source})")
+    return "mixed_bfloat16", (f"auto: {where}, bfloat16 trained {figures} float32's speed at the "
+                              f"same accuracy ({source})")
 
 
 # Keras 3's TensorFlow trainer cannot fit under tf.distribute.MultiWorkerMirroredStrategy: the
@@ -392,3 +474,30 @@ def onednn_hint(rt, enabled=None):
         "this CPU (about half the speed); import kcnn first or set TF_ENABLE_ONEDNN_OPTS=1 "
         "before TensorFlow starts"
     )
+
+
+def feed_device(dataset):
+    """`dataset` (a batched tf.data pipeline, or None) as the trainer should fit on it: ending in
+    `prefetch(AUTOTUNE)`, so that tf.data's threads prepare the next batches while a step runs,
+    whatever was mapped after the data pipeline's own prefetch (one-hot labels, `repeat()`).
+
+    The copy to an accelerator is then Keras' own: on the JAX backend, Keras 3.15's trainer
+    (`JAXEpochIterator`) converts each batch to numpy and starts its `jax.device_put` one batch
+    ahead, so batch n+1 is on its way to the device while step n runs and the step never waits on
+    the host copy (`keras_puts_batches_ahead`). It does this on accelerators only (on the CPU
+    there is no copy) and not under `keras.distribution` (DataParallel over several devices).
+    On the TensorFlow backend the step's input comes from the prefetched iterator on its device.
+    """
+    if dataset is None:
+        return None
+    return dataset.prefetch(_tf().data.AUTOTUNE)
+
+
+def keras_puts_batches_ahead():
+    """Whether this Keras' JAX trainer starts each batch's copy to the accelerator one batch
+    ahead of the step (see `feed_device`); False on other backends."""
+    if keras.backend.backend() != "jax":
+        return False
+    from keras.src.backend.jax import trainer
+
+    return callable(getattr(trainer.JAXEpochIterator, "_one_batch_ahead_iterator", None))
