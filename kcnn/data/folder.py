@@ -22,6 +22,8 @@ import warnings
 
 import numpy as np
 
+from kcnn.data.base import DatasetInfo, RawSplit, slice_split
+
 IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "GIF")
 SPLIT_FOLDERS = {"train": ("train",), "validation": ("val", "validation"), "test": ("test",)}
 INTERPOLATIONS = ("bilinear", "nearest", "bicubic", "area")
@@ -261,17 +263,15 @@ def resizer(image_size, interpolation="bilinear", crop_to_aspect_ratio=False):
 
 def load_raw(root, split, *, image_size, channels=None, interpolation="bilinear",
              crop_to_aspect_ratio=False, validation_fraction=None, test_fraction=None):
-    """A `sources.RawSplit` of float32 images (H, W, C) on 0..255, resized to `image_size`."""
+    """A `RawSplit` of float32 images (H, W, C) on 0..255, resized to `image_size`."""
     import tensorflow as tf
-
-    from kcnn.data import sources
 
     if image_size is None:
         raise ValueError(f"{root} is an image folder of many image sizes; give image_size=")
     channels = channels or 3
     index = scan(root, validation_fraction=validation_fraction, test_fraction=test_fraction)
     sizes = {name: len(pairs) for name, pairs in index.splits.items()}
-    base, start, stop = sources.slice_split(split, sizes)
+    base, start, stop = slice_split(split, sizes)
     pairs = index.splits[base][start:stop]
     if not pairs:
         raise ValueError(f"the {base} split of {root} has no images (give it a {base} folder or "
@@ -291,7 +291,7 @@ def load_raw(root, split, *, image_size, channels=None, interpolation="bilinear"
     options = dict(image_size=image_size, channels=channels, interpolation=interpolation,
                    crop_to_aspect_ratio=crop_to_aspect_ratio,
                    validation_fraction=validation_fraction, test_fraction=test_fraction)
-    return sources.RawSplit(
+    return RawSplit(
         dataset=ds,
         num_classes=len(index.class_names),
         image_shape=(*image_size, channels),
@@ -305,9 +305,7 @@ def load_raw(root, split, *, image_size, channels=None, interpolation="bilinear"
 
 def info(root, *, validation_fraction=None, test_fraction=None):
     """`DatasetInfo` of an image folder: its classes, training-split size and skipped files."""
-    from kcnn.data import sources
-
     index = scan(root, validation_fraction=validation_fraction, test_fraction=test_fraction)
-    return sources.DatasetInfo(os.fspath(root), len(index.class_names), (None, None, 3),
+    return DatasetInfo(os.fspath(root), len(index.class_names), (None, None, 3),
                                index.class_names, len(index.splits["train"]),
                                skipped=index.skipped)

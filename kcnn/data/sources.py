@@ -10,43 +10,22 @@ retry loop would wait about 205 s; see `_prepare`).
 """
 
 import dataclasses
-import re
+import logging
+import os
+import socket
+import urllib.parse
 
 import numpy as np
 
-
-class DatasetNotAvailableError(ValueError):
-    """A tensorflow-datasets data set is not prepared in `data_dir` and cannot be downloaded."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What a trainer needs to size a model, as the pipeline delivers the data.
-
-    Attributes:
-        name: the data set's name, e.g. "cifar10".
-        num_classes: number of classes.
-        image_shape: (height, width, channels) of the delivered images, after `image_size` and
-            `channels`. A dimension is None only from `info()` for a variable-size data set.
-        class_names: one name per class (tfds says '0'..'9' for some sets until they are prepared).
-        num_examples: examples in the loaded split, or None when unknown (e.g. under
-            `tfds.testing.mock_data`, whose split metadata is empty).
-        soft_labels: True when labels are float one-hot (soft) targets, i.e. mixup or cutmix is on.
-        skipped: image folders: ((path, reason), ...) for each file that is not a readable image.
-        files: image folders: the loaded split's files, in the data set's order (unshuffled).
-        mean, std: the per-channel "mean_std" normalisation applied (0..1 scale), else None.
-    """
-
-    name: str
-    num_classes: int
-    image_shape: tuple
-    class_names: tuple
-    num_examples: int | None = None
-    soft_labels: bool = False
-    skipped: tuple = ()
-    files: tuple = ()
-    mean: tuple | None = None
-    std: tuple | None = None
+from kcnn.data import files
+from kcnn.data import folder as folders
+from kcnn.data.base import (  # noqa: F401 - public here too
+    DatasetInfo,
+    DatasetNotAvailableError,
+    RawSplit,
+    image_size_pair,
+    slice_split,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -95,51 +74,6 @@ SYNTHETIC_DEFAULTS = {"image_shape": (32, 32, 3), "num_classes": 10, "num_exampl
 def names():
     """Names kcnn knows by name; any other tensorflow-datasets image classification name is tried."""
     return sorted(DATASETS)
-
-
-@dataclasses.dataclass
-class RawSplit:
-    """An unbatched split of uint8 images and int32 labels, and what is known about it."""
-
-    dataset: object  # tf.data.Dataset of (uint8 (H, W, C), int32 ())
-    num_classes: int
-    image_shape: tuple  # native shape; (None, None, C) for variable-size sets
-    class_names: tuple
-    num_examples: int | None
-    train: object  # callable -> RawSplit of the full training split (for statistics)
-    stats_file: str | None = None  # where fitted statistics may be cached on disk
-    cache_bytes: int | None = None  # memory a cache of the split would take, when not uint8
-    files: tuple = ()  # image folders: the split's files, in order
-
-
-# ---------------------------------------------------------------------------------------------
-# Split strings: "train", "test", "train[:90%]", "train[90%:]", "train[100:200]"
-
-_SPLIT = re.compile(r"^\s*(\w+)\s*(?:\[\s*(-?[\d.]*%?)\s*:\s*(-?[\d.]*%?)\s*\])?\s*$")
-
-
-def slice_split(split, sizes):
-    """(split name, start, stop) for a tfds-style split string over splits of known `sizes`.
-
-    Percent bounds are rounded to the closest example, as tfds does by default.
-    """
-    match = _SPLIT.match(split)
-    if not match or match.group(1) not in sizes:
-        raise ValueError(
-            f"Unknown split {split!r}; use one of {sorted(sizes)}, optionally sliced like "
-            f"'train[:90%]', 'train[90%:]' or 'train[100:200]'"
-        )
-    name, lo, hi = match.groups()
-    n = sizes[name]
-
-    def bound(text, default):
-        if not text:
-            return default
-        value = float(text[:-1]) * n / 100 if text.endswith("%") else int(text)
-        value = round(value)
-        return max(0, min(n, value + n if value < 0 else value))
-
-    return name, bound(lo, 0), bound(hi, n)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -221,12 +155,48 @@ def _load_synthetic(split, image_shape, num_classes, num_examples):
 # tensorflow-datasets
 
 
+TFDS_HOST = "https://storage.googleapis.com/"  # where tfds fetches most sets from
+PROBE_TIMEOUT = 3.0  # seconds to wait for a connection before calling the machine offline
+
+
+def check_name(name):
+    """Refuse, in one line, a data set given as a path that is not a folder: a file, or a folder
+    that is missing or has moved (tfds would say "Parsing builder name string ... failed")."""
+    if isinstance(name, os.PathLike):
+        name = os.fspath(name)
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"a data set is a name ({', '.join(names())}) or the path of a folder "
+                         f"of class folders of images; got {name!r}")
+    if folders.is_folder(name) or name in DATASETS:
+        return
+    if os.path.lexists(name):
+        what = "a broken link" if not os.path.exists(name) else "a file"
+        raise ValueError(f"{name} is {what}, not a data set: give a data set name "
+                         f"({', '.join(names())}) or a folder of class folders of images")
+    pathlike = (os.path.isabs(name) or name.startswith((".", "~")) or name.count("/") > 1
+                or (os.sep != "/" and os.sep in name) or any(c.isspace() for c in name)
+                or bool(os.path.dirname(name)) and os.path.isdir(os.path.dirname(name)))
+    if pathlike:
+        raise ValueError(f"no folder {os.path.abspath(os.path.expanduser(name))}: the data set "
+                         f"must be a folder of class folders of images that exists (moved or "
+                         f"deleted?), or a name: {', '.join(names())}")
+
+
+def _quiet_variant_folder(record):
+    """A logging filter: tfds' "Variant folder ... has no dataset_info.json" (said for every
+    data set that is not prepared, which kcnn reports itself) is noise."""
+    return "has no dataset_info.json" not in str(record.msg)
+
+
 def _builder(name, data_dir):
     import tensorflow_datasets as tfds
 
+    absl = logging.getLogger("absl")
+    if _quiet_variant_folder not in absl.filters:
+        absl.addFilter(_quiet_variant_folder)
     try:
         builder = tfds.builder(name, data_dir=data_dir)
-    except tfds.core.registered.DatasetNotFoundError:
+    except ValueError:  # DatasetNotFoundError, or a string tfds cannot parse as a name
         raise ValueError(
             f"Unknown data set {name!r}. kcnn knows: {', '.join(names())}; any other "
             f"tensorflow-datasets image classification name is tried too (tfds.list_builders()); "
@@ -241,7 +211,10 @@ def _builder(name, data_dir):
     return builder
 
 
-def _not_available(name, builder, reason):
+def _not_available(name, builder, reason, data_dir=None, notes=None):
+    if name in files.ORIGINALS:
+        message = files.not_found_message(name, data_dir, notes or [], tfds_dir=builder.data_dir)
+        return DatasetNotAvailableError(f"{message} ({reason})")
     return DatasetNotAvailableError(
         f"Data set {name!r} is not prepared in {builder.data_dir} ({reason}). Ways out: "
         f"prepare it on a connected machine (python -c \"import tensorflow_datasets as tfds; "
@@ -251,25 +224,44 @@ def _not_available(name, builder, reason):
     )
 
 
-def _prepare(name, builder, download):
+def reachable(url, timeout=PROBE_TIMEOUT):
+    """True when a TCP connection to `url`'s host opens within `timeout` seconds."""
+    parts = urllib.parse.urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def _prepare(name, builder, download, data_dir=None, notes=None):
     """Make sure `builder` has its data, fast: never the ~205 s offline retry hang.
 
-    tfds retries every URL ten times with exponential back-off (0.2 s * 2**k, about 205 s in
-    all) before giving up. While kcnn downloads, it lowers that module constant to 2, so an
-    unreachable network fails in about a second. Under `tfds.testing.mock_data`,
-    `download_and_prepare` is a no-op, so mocked tests pass through here untouched.
+    Offline (the download host does not answer within `PROBE_TIMEOUT`), it fails at once,
+    before tfds prints a progress bar or creates a folder. Online, tfds retries every URL ten
+    times with exponential back-off (0.2 s * 2**k, about 205 s in all) before giving up; while
+    kcnn downloads, it lowers that module constant to 2, so a failing download ends in about a
+    second. Under `tfds.testing.mock_data`, `download_and_prepare` is a no-op, so mocked tests
+    pass through here untouched.
     """
     if builder.is_prepared():
         return
     if not download:
-        raise _not_available(name, builder, "download=False")
+        raise _not_available(name, builder, "download=False", data_dir, notes)
+    url = files.ORIGINALS[name].urls[0] if name in files.ORIGINALS else TFDS_HOST
+    if not reachable(url):
+        host = urllib.parse.urlparse(url).hostname
+        raise _not_available(name, builder, f"offline: {host} does not answer, so nothing was "
+                             "downloaded", data_dir, notes)
     from tensorflow_datasets.core.download import downloader
 
     saved, downloader.MAX_RETRIES = downloader.MAX_RETRIES, 2
     try:
         builder.download_and_prepare()
     except Exception as err:  # network errors come as many types (requests, OSError, tf errors)
-        raise _not_available(name, builder, f"download failed: {type(err).__name__}: {err}") from err
+        raise _not_available(name, builder, f"download failed: {type(err).__name__}: {err}",
+                             data_dir, notes) from err
     finally:
         downloader.MAX_RETRIES = saved
 
@@ -279,7 +271,15 @@ def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
     import tensorflow_datasets as tfds
 
     builder = _builder(name, data_dir)
+    if not builder.is_prepared() and name in files.ORIGINALS:
+        found, notes = files.locate(name, data_dir)  # tfds first, then the original files
+        if found is not None:
+            return files.load_raw(found, split)
+        _prepare(name, builder, download, data_dir, notes)
     _prepare(name, builder, download)
+    sizes = {key: value.num_examples for key, value in builder.info.splits.items()}
+    if sizes and all(sizes.values()):
+        slice_split(split, sizes)  # the same clear errors as every other source
     read_config = tfds.ReadConfig(shuffle_seed=seed)
     ds = builder.as_dataset(split=split, as_supervised=True, shuffle_files=shuffle_files,
                             read_config=read_config)
@@ -300,12 +300,20 @@ def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
     )
 
 
+def _positive(option, value):
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+        raise ValueError(f"{option} must be a positive int; got {value!r}")
+
+
 def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, seed=None,
              image_size=None, channels=None, num_classes=None, num_examples=None, folder=None):
     """The unbatched `RawSplit` for a data set name (or image folder) and split string; uint8
-    images except for image folders (float32, already resized; `folder`: their options)."""
-    from kcnn.data import folder as folders
+    images except for image folders (float32, already resized; `folder`: their options).
 
+    A name with original files (`kcnn.data.files.ORIGINALS`) is looked for in this order: the
+    set prepared by tensorflow-datasets in `data_dir` (or tfds' default), the original files in
+    `data_dir`, Keras' cache; then, online and with `download`, tfds downloads it."""
+    check_name(name)
     if folders.is_folder(name):
         return folders.load_raw(name, split, image_size=image_size, channels=channels,
                                 **(folder or {}))
@@ -315,6 +323,8 @@ def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, 
     if kind == "digits":
         return _load_digits(split)
     if kind == "synthetic":
+        _positive("num_classes", num_classes)
+        _positive("num_examples", num_examples)
         d = SYNTHETIC_DEFAULTS
         h, w = image_size_pair(image_size) if image_size is not None else d["image_shape"][:2]
         shape = (h, w, channels or d["image_shape"][2])
@@ -323,22 +333,13 @@ def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, 
     return _load_tfds(name, split, data_dir, download, shuffle_files, seed)
 
 
-def image_size_pair(image_size):
-    """(height, width) from an int or a pair; a ValueError for anything else."""
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    if len(tuple(image_size)) != 2 or not all(isinstance(v, int) and v > 0 for v in image_size):
-        raise ValueError(f"image_size must be a positive int or (height, width); got {image_size!r}")
-    return tuple(image_size)
-
-
 def info(name, data_dir=None, **folder):
     """Metadata of a data set without loading its data; works offline (tfds metadata ships with
-    the package). `num_examples` is the training split's size when known; `image_shape` is the
-    native shape (None for variable-size dimensions). For an image folder, `folder` takes
-    `validation_fraction` and `test_fraction`."""
-    from kcnn.data import folder as folders
-
+    the package; the sets in `kcnn.data.files.ORIGINALS` have theirs there). `num_examples` is
+    the training split's size when known; `image_shape` is the native shape (None for
+    variable-size dimensions). For an image folder, `folder` takes `validation_fraction` and
+    `test_fraction`."""
+    check_name(name)
     if folders.is_folder(name):
         return folders.info(name, **folder)
     kind = DATASETS[name].kind if name in DATASETS else "tfds"
@@ -349,6 +350,10 @@ def info(name, data_dir=None, **folder):
         d = SYNTHETIC_DEFAULTS
         return DatasetInfo(name, d["num_classes"], d["image_shape"],
                            tuple(f"class_{i}" for i in range(d["num_classes"])), d["num_examples"])
+    if name in files.ORIGINALS:
+        original = files.ORIGINALS[name]
+        return DatasetInfo(name, len(original.class_names), original.image_shape,
+                           original.class_names, original.sizes["train"])
     builder = _builder(name, data_dir)
     label = builder.info.features["label"]
     try:

@@ -80,7 +80,7 @@ def register(subparsers):
     a("--head-epochs", type=int, metavar="N", help="--recipe finetune: epochs of the classifier-only stage")
     a("--model-option", action="append", metavar="KEY=VALUE", type=str,
       help="builder option, e.g. variant=cifar or aux_logits=true (repeatable)")
-    a("--data-dir", help="tensorflow-datasets data directory")
+    a("--data-dir", help="folder of the data set's original files (MNIST IDX, CIFAR python version) or a tensorflow-datasets data directory")
     a("--steps-per-epoch", type=int, metavar="N", help="cap training steps per epoch")
     a("--run-dir", help="run directory (default runs/MODEL-DATASET-TIMESTAMP)")
     a("--resume", action="store_const", const=True,
@@ -99,7 +99,7 @@ def register(subparsers):
     one_line_errors(e)
     e.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     e.add_argument("--batch-size", type=int, default=256)
-    e.add_argument("--data-dir")
+    e.add_argument("--data-dir", help="as for kcnn train (default: the run's own)")
     e.add_argument("--tta", choices=("flip", "ten-crop"),
                    help="test-time augmentation: mean over the mirror image, or over ten crops")
     e.add_argument("--json", action="store_true", help="print the result as JSON")

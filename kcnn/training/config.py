@@ -240,6 +240,10 @@ class TrainConfig:
             values["head_epochs"] = max(1, values["epochs"] // 2)
         if values["seed"] is None:
             values["seed"] = int.from_bytes(os.urandom(4), "little") % (2**31)
+        if values["data_dir"]:  # absolute: `kcnn evaluate RUN` works from any directory
+            values["data_dir"] = os.path.abspath(os.path.expanduser(values["data_dir"]))
+        if isinstance(self.dataset, str) and os.path.isdir(self.dataset):
+            values["dataset"] = os.path.abspath(self.dataset)
         if values["run_dir"] is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             values["run_dir"] = os.path.join("runs", f"{self.model}-{self.dataset}-{stamp}")
