@@ -116,6 +116,13 @@ REPRODUCTIONS = {
                     "with a horizontal flip as in the source's baseline",
         ),
         Reproduction(
+            name="lenet5-digits",
+            dataset="digits",
+            differs="not a published figure: kcnn's own default run (`kcnn train`, no options) "
+                    "on scikit-learn's 1,797 8x8 digits (1,437 train, 360 test), which the "
+                    "default recipe must keep at its accuracy and speed",
+        ),
+        Reproduction(
             name="throughput-mnist-digits",
             dataset="mnist",
             arguments=("--epochs", "3", "--steps-per-epoch", "300", "--batch-size", "64",
@@ -189,9 +196,10 @@ def run_once(arguments, run_dir, log_path):
 
 
 def summarise(accuracies):
-    """{"median", "min", "max"} of test accuracies (fractions), in percent, 2 decimals."""
+    """{"median", "mean", "min", "max"} of test accuracies (fractions), in percent, 2 decimals."""
     percent = [100 * a for a in accuracies]
-    return {"median": round(statistics.median(percent), 2), "min": round(min(percent), 2),
+    return {"median": round(statistics.median(percent), 2),
+            "mean": round(statistics.mean(percent), 2), "min": round(min(percent), 2),
             "max": round(max(percent), 2)}
 
 
@@ -323,7 +331,7 @@ def main(argv=None):
         print(f"reproduce: unknown reproduction(s) {', '.join(unknown)}; choose from: "
               f"{', '.join(REPRODUCTIONS)}", file=sys.stderr)
         return 2
-    if not args.data_dir:
+    if not args.data_dir and any(REPRODUCTIONS[n].dataset != "digits" for n in args.names):
         print("reproduce: give --data-dir (the folder of the original files) or set "
               "KCNN_DATA_DIR", file=sys.stderr)
         return 2
