@@ -87,10 +87,10 @@ REPRODUCTIONS = {
             target=98.8,
             differs="the paper's network (scaled tanh, trainable subsampling, C3's connection "
                     "table, fixed RBF output) and learning-rate schedule over 20 passes on all "
-                    "60,000 images, but Adam (a diagonal per-parameter step size, like the paper's "
-                    "stochastic diagonal Levenberg-Marquardt, but from gradient second moments, "
-                    "not a Hessian estimate), mini-batches of 32 instead of single-example updates, "
-                    "cross-entropy over the negated RBF distances instead of the paper's MAP "
+                    "60,000 images, but Adam (a diagonal per-parameter step size, like the "
+                    "paper's stochastic diagonal Levenberg-Marquardt, but from gradient second "
+                    "moments, not a Hessian estimate), mini-batches of 32 instead of "
+                    "single-example updates, cross-entropy over the negated RBF distances instead of the paper's MAP "
                     "criterion, and 28x28 images resized to 32x32 instead of padded",
         ),
         Reproduction(
