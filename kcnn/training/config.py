@@ -12,7 +12,7 @@ import os
 import time
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
-SCHEDULES = ("constant", "step", "plateau", "cosine", "one-cycle")
+SCHEDULES = ("constant", "step", "plateau", "cosine", "one-cycle", "lecun1998")
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 JIT_COMPILE = ("auto", "on", "off")
 DISTRIBUTE = ("auto", "none", "mirrored")

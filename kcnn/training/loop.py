@@ -230,11 +230,26 @@ def input_plan(config, data_info):
                 f"{config.model} needs inputs of at least {spec.min_input}x{spec.min_input}; "
                 f"image_size {size} is too small"
             )
-    elif native is not None and native >= spec.min_input:
+    elif native is not None and native >= spec.min_input and \
+            builds_on(config, (native, native, channels)):
         size = native
-    else:
+    else:  # no fixed size, too small, or a fixed-size classifier (LeNet-5: 32x32) wants another
         size = spec.default_input[0]
     return (size, size, channels), (None if size == native else size)
+
+
+def builds_on(config, input_shape):
+    """True when the model builds on `input_shape`: some classifier heads take one size only."""
+    import kcnn
+
+    default = kcnn.models.spec(config.model).resolve(**config.model_options).default_input
+    if tuple(input_shape[:2]) == tuple(default[:2]):
+        return True
+    try:
+        kcnn.models.build(config.model, input_shape=tuple(input_shape), **config.model_options)
+    except ValueError:
+        return False
+    return True
 
 
 def augment_presets(augment):
@@ -577,6 +592,7 @@ def collect_metrics(plan, rt, trained, scores):
         "seed": config.seed,
         "deterministic": config.deterministic,
         "recipe": config.recipe,
+        "test_model": "final",  # the test figures are model.keras's (last epoch), not best.keras's
         "versions": report.versions(),
         "command": " ".join(sys.argv),
     }
