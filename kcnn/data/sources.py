@@ -15,9 +15,11 @@ retry loop would wait about 205 s; see `_prepare`).
 """
 
 import dataclasses
+import glob
 import logging
 import os
 import socket
+import sys
 import urllib.parse
 
 import numpy as np
@@ -277,8 +279,27 @@ def _mocked(builder):
     return getattr(method, "__module__", "").startswith("tensorflow_datasets.testing")
 
 
+def _tfds_may_have(name, data_dir):
+    """False when tfds surely has not prepared `name` (no `<dir>/<name>/<version>/
+    dataset_info.json`, nor tfds mocked): then its original files are read without importing
+    tensorflow-datasets, which saves about 1.5 s."""
+    tfds = sys.modules.get("tensorflow_datasets")
+    if tfds is not None and getattr(tfds.core.DatasetBuilder.download_and_prepare, "__module__",
+                                    "").startswith("tensorflow_datasets.testing"):
+        return True
+    root = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(
+        os.path.expanduser("~"), "tensorflow_datasets")
+    return bool(glob.glob(os.path.join(glob.escape(os.fspath(root)), name, "*",
+                                       "dataset_info.json")))
+
+
 def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
     import tensorflow as tf
+
+    if name in files.ORIGINALS and not _tfds_may_have(name, data_dir):
+        found, _ = files.locate(name, data_dir)
+        if found is not None:
+            return files.load_raw(found, split)
     import tensorflow_datasets as tfds
 
     builder = _builder(name, data_dir)

@@ -206,6 +206,12 @@ def test_a_set_prepared_by_tensorflow_datasets_comes_first(tmp_path, monkeypatch
     import tensorflow_datasets as tfds
 
     write_idx(tmp_path, make_arrays())
+    assert not sources._tfds_may_have("mnist", str(tmp_path))  # files read without tfds
+    (tmp_path / "mnist" / "3.0.1").mkdir(parents=True)  # where tfds keeps a prepared set
+    (tmp_path / "mnist" / "3.0.1" / "dataset_info.json").write_text("{}")
+    assert sources._tfds_may_have("mnist", str(tmp_path))
+    (tmp_path / "mnist" / "3.0.1" / "dataset_info.json").unlink()
+    monkeypatch.setattr(sources, "_tfds_may_have", lambda name, data_dir: True)
     prepared = (np.full((3, 28, 28, 1), 7, np.uint8), np.array([1, 2, 3]))
     monkeypatch.setattr(tfds.core.DatasetBuilder, "is_prepared", lambda self: True)
     monkeypatch.setattr(tfds.core.DatasetBuilder, "as_dataset",
