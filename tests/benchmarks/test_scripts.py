@@ -280,3 +280,21 @@ def test_profile_step_counts_operations_not_runtime_events():
     for runtime_event in ("ExecutorState::Process", "EagerLocalExecute: __inference_step_1",
                           "one_step_on_data"):
         assert pattern.match(runtime_event) is None
+
+
+def test_the_prepared_gpu_check_passes_flags_throughput_accepts():
+    """benchmarks/gpu_check.sh runs unattended on a GPU lent for minutes: its commands must parse."""
+    import shlex
+
+    with open(os.path.join(BENCHMARKS, "gpu_check.sh")) as f:
+        text = f.read().replace("\\\n", " ")
+    assert subprocess.run(["sh", "-n", os.path.join(BENCHMARKS, "gpu_check.sh")]).returncode == 0
+    commands = [shlex.split(line.split("||")[0]) for line in text.splitlines()
+                if "benchmarks/throughput.py" in line and not line.startswith("#")]
+    assert len(commands) == 2
+    throughput = _script("throughput")
+    for words in commands:
+        args = throughput.parse_args(words[words.index("benchmarks/throughput.py") + 1:])
+        assert (args.precision, args.jit_compile, args.torch) == ("mixed_bfloat16", "on", "both")
+    assert {tuple(c[c.index("--models") + 1:c.index("--models") + 2]) for c in commands} == {
+        ("resnet50",), ("resnet20",)}
