@@ -352,8 +352,8 @@ def main(argv=None):
                     row[f"{key}_images_per_s"] = rate[key]
                     row[f"kcnn_to_{key}"] = rate["kcnn"] / rate[key]
             if any(key.startswith("torch_") for key in runs):
-                row["torch_options"] = (f"channels_last, "
-                                        f"{'autocast ' + args.precision if args.precision != 'float32' else 'float32'}")
+                autocast = "float32" if args.precision == "float32" else f"autocast {args.precision}"
+                row["torch_options"] = f"channels_last, {autocast}"
             if errors or skipped:
                 row["not_measured"] = {**skipped, **errors}
             results.append(row)

@@ -283,7 +283,7 @@ def test_profile_step_counts_operations_not_runtime_events():
 
 
 def test_the_prepared_gpu_check_passes_flags_throughput_accepts():
-    """benchmarks/gpu_check.sh runs unattended on a GPU lent for minutes: its commands must parse."""
+    """benchmarks/gpu_check.sh runs unattended on a GPU lent for minutes: its commands parse."""
     import shlex
 
     with open(os.path.join(BENCHMARKS, "gpu_check.sh")) as f:
