@@ -62,13 +62,30 @@ def commit():
     return head + ("+changes" if dirty else "")
 
 
+def nvidia_gpus():
+    """[{"name", "driver", "memory"}] for each NVIDIA GPU nvidia-smi lists ([] without one)."""
+    try:
+        out = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+             "--format=csv,noheader"], check=True, capture_output=True, text=True, timeout=30,
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return []
+    rows = [[field.strip() for field in line.split(",")] for line in out.splitlines() if line]
+    return [{"name": r[0], "driver": r[1], "memory": r[2]} for r in rows if len(r) == 3]
+
+
 def describe():
     """This machine as a benchmark records it.
 
     Returns:
-        {"cpu": {"model_name", "family", "model", "cores", "flags": {README name: bool}},
-         "label": label(), "versions": versions(), "date", "commit", "load_average"}
+        {"cpu": {"model_name", "family", "model", "cores", "flags": {README name: bool},
+         "bfloat16_kind": "amx_bf16", "avx512_bf16" or None (kcnn's `runtime.cpu_kind`)},
+         "gpus": `nvidia_gpus()`, "label": label(), "versions": versions(), "date", "commit",
+         "load_average"}
     """
+    from kcnn.training.runtime import cpu_kind
+
     info = _cpu_info()
     cpu = {
         "model_name": info["model_name"],
@@ -76,9 +93,11 @@ def describe():
         "model": info["model"],
         "cores": info["cores"],
         "flags": {name: flag in info["flags"] for flag, name in SIMD_FLAGS.items()},
+        "bfloat16_kind": cpu_kind(info["flags"]),
     }
     return {
         "cpu": cpu,
+        "gpus": nvidia_gpus(),
         "label": label(cpu),
         "versions": versions(),
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),

@@ -1,13 +1,21 @@
-"""Training and inference images/s of kcnn models, side by side with keras.applications.
+"""Training and inference images/s of kcnn models, timed as Keras trains, with the references.
 
-Synthetic in-memory data, so it runs on any Keras backend (the GPU machine has JAX but no
-TensorFlow). After warm-up (compilation excluded), each measurement is the median of repeated timed
-steps; where keras.applications has the same network, its model is timed in the same process,
-alternating with kcnn's, and the ratio kcnn / keras.applications is reported.
+Training is timed three ways, every one in the same process and alternating:
+- `fit`: `model.fit` over a prefetched tf.data dataset of host batches (a Python generator of
+  host numpy batches where TensorFlow is not installed, as on a JAX-only GPU machine). This is
+  what `kcnn train` runs, and the headline figure (`kcnn_images_per_s`).
+- `train_on_batch` on tensors already on the device (`device_images_per_s`): no host copy at all.
+- `train_on_batch` on host numpy arrays (`host_train_on_batch_images_per_s`): this script's figure
+  before the fit column; on a GPU it pays an unoverlapped host copy every step and understates fit.
+Inference is `predict_on_batch` on host arrays. keras.applications' model of the same network,
+where it has one, and PyTorch's (benchmarks/torch_reference.py: eager and torch.compile, autocast
+in the run's precision, channels_last, on the same device) are timed in the same alternation,
+each with its ratio to kcnn's fit figure. Every result records the device (CPU model and flags,
+or GPU model and driver), the backend and the library versions.
 
     python benchmarks/throughput.py --models resnet20 resnet50:keras --input-size 64 --batch-size 32
     KERAS_BACKEND=jax python benchmarks/throughput.py --models resnet50 --input-size 224 \
-        --batch-size 256 --precision mixed_bfloat16 --jit-compile on
+        --batch-size 256 --precision mixed_bfloat16 --jit-compile on --steps 20
 
 A model is NAME or NAME:VARIANT. Output: a markdown table on stdout, and `--json PATH`.
 """
@@ -63,6 +71,13 @@ def parse_args(argv=None):
         help="TF_ENABLE_ONEDNN_OPTS on CPU (TensorFlow backend only)",
     )
     parser.add_argument("--no-reference", action="store_true", help="skip keras.applications")
+    parser.add_argument(
+        "--torch",
+        default="auto",
+        choices=("auto", "eager", "compile", "both", "off"),
+        help="PyTorch reference for resnet20/resnet50 (auto: eager and torch.compile when torch "
+        "is installed)",
+    )
     parser.add_argument(
         "--keras-batchnorm",
         action="store_true",
@@ -143,6 +158,122 @@ def measure(timers, warmup, steps, repeats):
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
+def run_steps(step):
+    """`run(steps) -> seconds per step` for a one-step function (`step_timer`)."""
+
+    def run(steps):
+        start = time.perf_counter()
+        for _ in range(steps):
+            step()
+        return (time.perf_counter() - start) / steps
+
+    return run
+
+
+def synthetic_batches(images, labels):
+    """An endless prefetched tf.data dataset of the batch, or (no TensorFlow) a generator of
+    host numpy batches; returns (data, what it is)."""
+    try:
+        import tensorflow as tf
+    except ImportError:
+
+        def batches():
+            while True:
+                yield images, labels
+
+        return batches(), "generator of host numpy batches"
+    dataset = tf.data.Dataset.from_tensors((images, labels)).repeat()
+    return dataset.prefetch(tf.data.AUTOTUNE), "tf.data, prefetched"
+
+
+def fit_runner(keras, model, data):
+    """`run(steps) -> seconds per step` of `model.fit(data)` for one epoch of `steps` steps,
+    from the epoch's start to its end (the losses read back, so the device has finished)."""
+    times = {}
+
+    class EpochTimer(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            times["start"] = time.perf_counter()
+
+        def on_epoch_end(self, epoch, logs=None):
+            float(logs["loss"])  # waits for the device
+            times["end"] = time.perf_counter()
+
+    def run(steps):
+        model.fit(data, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False,
+                  callbacks=[EpochTimer()])
+        return (times["end"] - times["start"]) / steps
+
+    return run
+
+
+def device_tensors(keras, images, labels):
+    """The batch converted once to the backend's tensors on its default device."""
+    return keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels)
+
+
+def measure_runs(runs, warmup, steps, repeats):
+    """Median seconds per step of each `run(steps)` after `run(warmup)`, alternating within every
+    repeat (the order rotates, as in `measure`); a PyTorch run ("torch_*") that raises is
+    dropped and its error returned: ({key: seconds}, {key: error})."""
+    errors = {}
+    for key, run in list(runs.items()):
+        try:
+            run(warmup)
+        except Exception as error:  # e.g. torch.compile without a working C++ compiler
+            if not key.startswith("torch_"):
+                raise
+            errors[key] = f"{type(error).__name__}: {(str(error) or '').strip()[:300]}"
+            del runs[key]
+    keys = list(runs)
+    samples = {key: [] for key in keys}
+    for repeat in range(repeats):
+        shift = repeat % len(keys)
+        for key in keys[shift:] + keys[:shift]:
+            samples[key].append(runs[key](steps))
+    return {key: statistics.median(values) for key, values in samples.items()}, errors
+
+
+def torch_runs(args, name, size, channels):
+    """PyTorch references for the model ({label: run}) and what was skipped and why."""
+    if args.torch == "off":
+        return {}, {}
+    import torch_reference
+
+    if name not in torch_reference.WORKLOADS or channels != 3:
+        return {}, {"torch": f"no PyTorch reference for {name}"}
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return {}, {"torch": "PyTorch is not installed"}
+    modes = {"auto": ("eager", "compile"), "both": ("eager", "compile")}.get(
+        args.torch, (args.torch,))
+    return {
+        f"torch_{mode}": torch_reference.make_runner(
+            name, size, args.batch_size, num_classes=args.num_classes, precision=args.precision,
+            channels_last=True, compile=mode == "compile")
+        for mode in modes
+    }, {}
+
+
+def device(keras):
+    """The device the backend computes on: {"platform", "kinds", "count"} (JAX or TensorFlow)."""
+    if keras.backend.backend() == "jax":
+        import jax
+
+        devices = jax.devices()
+        return {"platform": devices[0].platform, "kinds": sorted({d.device_kind for d in devices}),
+                "count": len(devices)}
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        kinds = sorted({tf.config.experimental.get_device_details(g).get("device_name", g.name)
+                        for g in gpus})
+        return {"platform": "gpu" if gpus else "cpu", "kinds": kinds, "count": len(gpus) or 1}
+    return {"platform": keras.backend.backend(), "kinds": [], "count": 1}
+
+
 def main(argv=None):
     args = parse_args(argv)
     configure_environment(args)
@@ -174,27 +305,57 @@ def main(argv=None):
             compile_model(keras, model, args.jit_compile)
         modes = ("train", "infer") if args.mode == "both" else (args.mode,)
         for mode in modes:
-            timers = {"kcnn": step_timer(ours, images, labels, mode)}
-            if reference is not None:
-                timers["keras.applications"] = step_timer(reference, images, labels, mode)
-            if unfused is not None:
-                timers["keras_batchnorm"] = step_timer(unfused, images, labels, mode)
-            seconds = measure(timers, args.warmup, args.steps, args.repeats)
+            skipped = {}
+            if mode == "train":
+                data, source = synthetic_batches(images, labels)
+                on_device = device_tensors(keras, images, labels)
+                runs = {
+                    "kcnn": fit_runner(keras, ours, data),
+                    "device": run_steps(step_timer(ours, *on_device, "train")),
+                    "host": run_steps(step_timer(ours, images, labels, "train")),
+                }
+                if reference is not None:
+                    runs["keras.applications"] = fit_runner(keras, reference, data)
+                if unfused is not None:
+                    runs["keras_batchnorm"] = fit_runner(keras, unfused, data)
+                found, skipped = torch_runs(args, name, size, input_shape[2])
+                runs.update(found)
+            else:
+                source = "predict_on_batch, host numpy arrays"
+                runs = {"kcnn": run_steps(step_timer(ours, images, labels, mode))}
+                if reference is not None:
+                    runs["keras.applications"] = run_steps(
+                        step_timer(reference, images, labels, mode))
+                if unfused is not None:
+                    runs["keras_batchnorm"] = run_steps(step_timer(unfused, images, labels, mode))
+            seconds, errors = measure_runs(runs, args.warmup, args.steps, args.repeats)
+            rate = {key: args.batch_size / value for key, value in seconds.items()}
             row = {
                 "model": entry,
                 "mode": mode,
                 "input": f"{size}x{size}x{input_shape[2]}",
                 "batch": args.batch_size,
-                "kcnn_images_per_s": args.batch_size / seconds["kcnn"],
+                "kcnn_images_per_s": rate["kcnn"],
+                "kcnn_method": "fit, " + source if mode == "train" else source,
             }
-            if "keras.applications" in seconds:
-                row["keras_applications_images_per_s"] = (
-                    args.batch_size / seconds["keras.applications"]
-                )
-                row["ratio"] = seconds["keras.applications"] / seconds["kcnn"]
-            if "keras_batchnorm" in seconds:
-                row["keras_batchnorm_images_per_s"] = args.batch_size / seconds["keras_batchnorm"]
-                row["fused_batchnorm_speedup"] = seconds["keras_batchnorm"] / seconds["kcnn"]
+            if "device" in rate:
+                row["device_images_per_s"] = rate["device"]
+                row["host_train_on_batch_images_per_s"] = rate["host"]
+            if "keras.applications" in rate:
+                row["keras_applications_images_per_s"] = rate["keras.applications"]
+                row["ratio"] = rate["kcnn"] / rate["keras.applications"]
+            if "keras_batchnorm" in rate:
+                row["keras_batchnorm_images_per_s"] = rate["keras_batchnorm"]
+                row["fused_batchnorm_speedup"] = rate["kcnn"] / rate["keras_batchnorm"]
+            for key in ("torch_eager", "torch_compile"):
+                if key in rate:
+                    row[f"{key}_images_per_s"] = rate[key]
+                    row[f"kcnn_to_{key}"] = rate["kcnn"] / rate[key]
+            if any(key.startswith("torch_") for key in runs):
+                autocast = "float32" if args.precision == "float32" else f"autocast {args.precision}"
+                row["torch_options"] = f"channels_last, {autocast}"
+            if errors or skipped:
+                row["not_measured"] = {**skipped, **errors}
             results.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
         keras.backend.clear_session()
@@ -204,12 +365,13 @@ def main(argv=None):
         "keras": keras.__version__,
         "kcnn": kcnn.__version__,
         **machine.describe(),
+        "device": device(keras),
         "precision": args.precision,
         "jit_compile": args.jit_compile,
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
         "command": " ".join(sys.argv),
     }
-    print(f"{machine.label()}, load average {machine.load_average()}")
+    print(f"{device_label(environment)}, load average {machine.load_average()}")
     print(markdown_table(results))
     if args.json:
         with open(args.json, "w") as handle:
@@ -217,31 +379,45 @@ def main(argv=None):
     return 0
 
 
+def device_label(environment):
+    """The device line above the table: the GPU(s) with driver, or the CPU; and the backend."""
+    where = environment["device"]
+    if where["platform"] == "gpu":
+        gpus = environment["gpus"]
+        driver = f", driver {gpus[0]['driver']}" if gpus else ""
+        what = f"{where['count']} x {', '.join(where['kinds'])}{driver}"
+    else:
+        what = environment["label"]
+    versions = environment["versions"]
+    return (f"{what}; Keras {environment['keras']} on {environment['backend']} "
+            f"{versions.get(environment['backend']) or ''}".rstrip())
+
+
+# (result key, column heading, digits): a column is shown when any row has its key.
+COLUMNS = (
+    ("kcnn_images_per_s", "kcnn img/s (train: fit)", 1),
+    ("device_images_per_s", "train_on_batch, batch on device", 1),
+    ("host_train_on_batch_images_per_s", "train_on_batch, host arrays", 1),
+    ("keras_applications_images_per_s", "keras.applications img/s", 1),
+    ("ratio", "kcnn / keras.applications", 2),
+    ("keras_batchnorm_images_per_s", "kcnn with Keras' BN img/s", 1),
+    ("fused_batchnorm_speedup", "fused BN speed-up", 2),
+    ("torch_eager_images_per_s", "PyTorch eager img/s", 1),
+    ("kcnn_to_torch_eager", "kcnn / eager", 2),
+    ("torch_compile_images_per_s", "torch.compile img/s", 1),
+    ("kcnn_to_torch_compile", "kcnn / compiled", 2),
+)
+
+
 def markdown_table(results):
-    """The results as a markdown table; the Keras-BatchNormalization columns only when timed."""
-    unfused = any("keras_batchnorm_images_per_s" in r for r in results)
-    header = "| model | mode | input | batch | kcnn img/s | keras.applications img/s | ratio |"
-    rule = "|---|---|---|---:|---:|---:|---:|"
-    if unfused:
-        header += " kcnn with Keras' BN img/s | fused BN speed-up |"
-        rule += "---:|---:|"
-    lines = [header, rule]
-
-    def number(row, key, digits):
-        return "" if key not in row else f"{row[key]:.{digits}f}"
-
+    """The results as a markdown table, with the columns some row has."""
+    shown = [c for c in COLUMNS if any(c[0] in r for r in results)]
+    lines = ["| model | mode | input | batch | " + " | ".join(c[1] for c in shown) + " |",
+             "|---|---|---|---:|" + "---:|" * len(shown)]
     for r in results:
-        line = (
-            f"| {r['model']} | {r['mode']} | {r['input']} | {r['batch']} | "
-            f"{r['kcnn_images_per_s']:.1f} | {number(r, 'keras_applications_images_per_s', 1)} | "
-            f"{number(r, 'ratio', 2)} |"
-        )
-        if unfused:
-            line += (
-                f" {number(r, 'keras_batchnorm_images_per_s', 1)} |"
-                f" {number(r, 'fused_batchnorm_speedup', 2)} |"
-            )
-        lines.append(line)
+        cells = ["" if key not in r else f"{r[key]:,.{digits}f}" for key, _, digits in shown]
+        lines.append(f"| {r['model']} | {r['mode']} | {r['input']} | {r['batch']} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 

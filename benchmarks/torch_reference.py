@@ -87,31 +87,65 @@ def build(name, num_classes=10):
     return nn.Sequential(*layers)
 
 
-def measure_torch(name, input_size, batch_size, warmup=3, steps=5, repeats=3):
-    """Median training images/s of the PyTorch model on synthetic data."""
+def torch_device():
+    """"cuda" when PyTorch sees a GPU, else "cpu"."""
     import torch
 
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def make_runner(name, input_size, batch_size, *, num_classes=10, precision="float32",
+                channels_last=False, compile=False, device=None):
+    """A function `run(steps) -> seconds per step` that trains the PyTorch model for `steps` SGD
+    steps on one synthetic batch already on the device, and waits for the device at the end.
+
+    Args:
+        name: "resnet20" or "resnet50" (`build`).
+        precision: "float32", or "mixed_bfloat16" / "mixed_float16": the forward and loss under
+            `torch.autocast` in that dtype (float16 with a GradScaler), weights in float32.
+        channels_last: the model and batch in NHWC memory format.
+        compile: wrap the model in `torch.compile` (the first steps then compile it).
+        device: "cpu" or "cuda" (default: `torch_device()`).
+    """
+    import torch
+
+    device = device or torch_device()
     torch.manual_seed(0)
-    model = build(name).train()
+    model = build(name, num_classes).train().to(device)
+    images = torch.randn(batch_size, 3, input_size, input_size, device=device)
+    labels = torch.randint(0, num_classes, (batch_size,), device=device)
+    if channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    images = torch.randn(batch_size, 3, input_size, input_size)
-    labels = torch.randint(0, 10, (batch_size,))
+    dtype = {"mixed_bfloat16": torch.bfloat16, "mixed_float16": torch.float16}.get(precision)
+    scaler = torch.amp.GradScaler(device, enabled=dtype is torch.float16)
+    forward = torch.compile(model) if compile else model
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        loss = torch.nn.functional.cross_entropy(model(images), labels)
-        loss.backward()
-        optimizer.step()
+        with torch.autocast(device, dtype=dtype or torch.float32, enabled=dtype is not None):
+            loss = torch.nn.functional.cross_entropy(forward(images), labels)
+        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
 
-    for _ in range(warmup):
-        step()
-    rates = []
-    for _ in range(repeats):
+    def run(steps):
         start = time.perf_counter()
         for _ in range(steps):
             step()
-        rates.append(batch_size * steps / (time.perf_counter() - start))
-    return statistics.median(rates)
+        if device == "cuda":
+            torch.cuda.synchronize()
+        return (time.perf_counter() - start) / steps
+
+    return run
+
+
+def measure_torch(name, input_size, batch_size, warmup=3, steps=5, repeats=3, **options):
+    """Median training images/s of the PyTorch model on synthetic data (`make_runner` options)."""
+    run = make_runner(name, input_size, batch_size, **options)
+    run(warmup)
+    return statistics.median(batch_size / run(steps) for _ in range(repeats))
 
 
 def measure_kcnn(workload):

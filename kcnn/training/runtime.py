@@ -191,15 +191,17 @@ class Bfloat16Measurement:
 # A family's slowest measured model must gain at least this much for "auto" to pick bfloat16
 # (below it the repeat-to-repeat range of precision_speed.py straddles 1.0).
 BFLOAT16_MIN_SPEEDUP = 1.05
-_SPEED = ("python benchmarks/precision_speed.py --models lenet5 resnet20 resnet50 --repeats 6 "
-          "--json benchmarks/results/{}")
+_ZEN4 = ("python benchmarks/precision_speed.py --models resnet20 resnet50 lenet5 --repeats 6 "
+         "--json benchmarks/results/precision-speed-2026-11-29.json")
+_XEON_AMX = ("python benchmarks/precision_speed.py --models lenet5 resnet20 resnet50 --repeats 6 "
+             "--json benchmarks/results/precision-speed-amx-2026-12-04.json")
 # (CPU kind, family) -> the measurement that decides "auto" there. A pair not listed is float32.
 BFLOAT16_ON_CPU = {
     ("avx512_bf16", "resnet"): Bfloat16Measurement(
         speedups={"resnet20": 1.51, "resnet50 64x64": 1.13},
         same_accuracy=True,  # digits and synthetic, 3-4 seeds
         cpu="2-core AMD EPYC Zen 4, family 25 model 17",
-        command=_SPEED.format("precision-speed-2026-11-29.json"),
+        command=_ZEN4,
         results=("benchmarks/results/precision-speed-2026-11-29.json",
                  "benchmarks/results/precision-accuracy-2026-11-29.json"),
     ),
@@ -207,7 +209,7 @@ BFLOAT16_ON_CPU = {
         speedups={"lenet5": 1.23},
         same_accuracy=True,  # digits, 4 seeds: 97.36 +- 0.58% against 97.36 +- 0.66%
         cpu="2-core AMD EPYC Zen 4, family 25 model 17",
-        command=_SPEED.format("precision-speed-2026-11-29.json"),
+        command=_ZEN4,
         results=("benchmarks/results/precision-speed-2026-11-29.json",
                  "benchmarks/results/precision-accuracy-2026-11-29.json"),
     ),
@@ -215,7 +217,7 @@ BFLOAT16_ON_CPU = {
         speedups={"resnet20": 1.23, "resnet50 64x64": 1.21},
         same_accuracy=True,  # digits: see the accuracy result files
         cpu="2-core Intel Xeon, family 6 model 167",
-        command=_SPEED.format("precision-speed-amx-2026-12-04.json"),
+        command=_XEON_AMX,
         results=("benchmarks/results/precision-speed-amx-2026-12-04.json",
                  "benchmarks/results/precision-accuracy-amx-resnet20-2026-12-04.json",
                  "benchmarks/results/precision-accuracy-2026-11-29.json"),
@@ -224,7 +226,7 @@ BFLOAT16_ON_CPU = {
         speedups={"lenet5": 1.12},
         same_accuracy=True,  # digits, 3 seeds: 97.78 +- 0.56% against float32's 97.50 +- 0.73%
         cpu="2-core Intel Xeon, family 6 model 167",
-        command=_SPEED.format("precision-speed-amx-2026-12-04.json"),
+        command=_XEON_AMX,
         results=("benchmarks/results/precision-speed-amx-2026-12-04.json",
                  "benchmarks/results/precision-accuracy-amx-2026-12-04.json"),
     ),

@@ -29,7 +29,7 @@ def _report(tmp_path, script, arguments):
     return json.loads(out.read_text())
 
 
-def test_throughput_times_kcnn_and_keras_applications_side_by_side(tmp_path, capsys):
+def test_throughput_times_fit_and_keras_applications_side_by_side(tmp_path, capsys):
     report = _report(
         tmp_path, "throughput", f"--models vgg16 --input-size 32 --batch-size 2 {QUICK}"
     )
@@ -37,13 +37,62 @@ def test_throughput_times_kcnn_and_keras_applications_side_by_side(tmp_path, cap
         ("vgg16", "train"),
         ("vgg16", "infer"),
     ]
-    for row in report["results"]:
-        assert row["kcnn_images_per_s"] > 0 and row["keras_applications_images_per_s"] > 0
+    train, infer = report["results"]
+    assert train["kcnn_method"] == "fit, tf.data, prefetched"
+    for key in ("kcnn_images_per_s", "device_images_per_s", "host_train_on_batch_images_per_s",
+                "keras_applications_images_per_s"):
+        assert train[key] > 0, key
+    assert train["not_measured"] == {"torch": "no PyTorch reference for vgg16"}
+    for row in (train, infer):
         assert row["ratio"] == pytest.approx(
             row["kcnn_images_per_s"] / row["keras_applications_images_per_s"]
         )
-    assert report["environment"]["backend"] == "tensorflow"
-    assert "| vgg16 | train | 32x32x3 | 2 |" in capsys.readouterr().out
+    environment = report["environment"]
+    assert environment["backend"] == "tensorflow"
+    assert environment["device"] == {"platform": "cpu", "kinds": [], "count": 1}
+    assert environment["cpu"]["bfloat16_kind"] in ("amx_bf16", "avx512_bf16", None)
+    assert environment["versions"]["keras"] == environment["keras"]
+    out = capsys.readouterr().out
+    assert out.startswith(environment["label"] + "; Keras ")
+    assert "| vgg16 | train | 32x32x3 | 2 |" in out and "train_on_batch, host arrays" in out
+
+
+def test_throughput_times_pytorch_in_the_same_run(tmp_path):
+    pytest.importorskip("torch")
+    report = _report(tmp_path, "throughput",
+                     f"--models resnet20 --batch-size 2 --mode train --torch eager {QUICK}")
+    (row,) = report["results"]
+    assert row["torch_eager_images_per_s"] > 0 and "torch_compile_images_per_s" not in row
+    assert row["kcnn_to_torch_eager"] == pytest.approx(
+        row["kcnn_images_per_s"] / row["torch_eager_images_per_s"])
+    assert row["torch_options"] == "channels_last, float32"
+    assert report["environment"]["versions"]["torch"]
+
+
+def test_throughput_records_a_pytorch_run_that_fails_and_raises_for_kcnn():
+    throughput = _script("throughput")
+
+    def broken(steps):
+        raise RuntimeError("inductor: no C++ compiler\nmore")
+
+    seconds, errors = throughput.measure_runs(
+        {"kcnn": lambda steps: 0.5, "torch_compile": broken}, warmup=1, steps=1, repeats=2)
+    assert seconds == {"kcnn": 0.5}
+    assert errors == {"torch_compile": "RuntimeError: inductor: no C++ compiler\nmore"}
+    with pytest.raises(RuntimeError):
+        throughput.measure_runs({"kcnn": broken}, warmup=1, steps=1, repeats=1)
+
+
+def test_throughput_feeds_a_generator_where_tensorflow_is_missing(monkeypatch):
+    """The JAX-only GPU machine has no TensorFlow: fit then reads host numpy batches."""
+    import numpy as np
+
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # import tensorflow raises ImportError
+    images, labels = np.zeros((2, 4, 4, 3), "float32"), np.zeros(2, "int64")
+    data, source = _script("throughput").synthetic_batches(images, labels)
+    assert source == "generator of host numpy batches"
+    batch = next(data)
+    assert batch[0] is images and batch[1] is labels
 
 
 @pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
@@ -62,6 +111,8 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
         "--jit-compile",
         "on",
         "--no-reference",
+        "--torch",
+        "off",
         *QUICK.split(),
         "--json",
         str(out),
@@ -78,7 +129,9 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
     report = json.loads(out.read_text())
     assert report["environment"]["backend"] == "jax"
     assert report["environment"]["precision"] == precision
+    assert report["environment"]["device"]["platform"] == "cpu"
     assert {r["mode"] for r in report["results"]} == {"train", "infer"}
+    assert report["results"][0]["kcnn_method"] == "fit, tf.data, prefetched"
     assert all(r["kcnn_images_per_s"] > 0 for r in report["results"])
 
 
@@ -175,6 +228,26 @@ def test_machine_names_the_cpu_and_versions():
     )
     cpu["flags"] = {name: name == "AVX2" for name in machine.SIMD_FLAGS.values()}
     assert machine.label(cpu) == "X (family 25 model 17, 2 cores; AVX2, no AVX-512, no AMX)"
+    from kcnn.training import runtime
+
+    assert described["cpu"]["bfloat16_kind"] == runtime.cpu_kind(runtime.cpu_flags())
+
+
+def test_machine_records_each_nvidia_gpu_and_its_driver(monkeypatch):
+    machine = _script("machine")
+
+    class Done:
+        stdout = "NVIDIA H200, 570.86.15, 143771 MiB\nNVIDIA H200, 570.86.15, 143771 MiB\n"
+
+    monkeypatch.setattr(machine.subprocess, "run", lambda *a, **k: Done())
+    assert machine.nvidia_gpus() == 2 * [
+        {"name": "NVIDIA H200", "driver": "570.86.15", "memory": "143771 MiB"}]
+
+    def missing(*a, **k):
+        raise FileNotFoundError("nvidia-smi")
+
+    monkeypatch.setattr(machine.subprocess, "run", missing)
+    assert machine.nvidia_gpus() == []
 
 
 def test_precision_speed_times_both_precisions_in_one_process(tmp_path):
@@ -207,3 +280,21 @@ def test_profile_step_counts_operations_not_runtime_events():
     for runtime_event in ("ExecutorState::Process", "EagerLocalExecute: __inference_step_1",
                           "one_step_on_data"):
         assert pattern.match(runtime_event) is None
+
+
+def test_the_prepared_gpu_check_passes_flags_throughput_accepts():
+    """benchmarks/gpu_check.sh runs unattended on a GPU lent for minutes: its commands parse."""
+    import shlex
+
+    with open(os.path.join(BENCHMARKS, "gpu_check.sh")) as f:
+        text = f.read().replace("\\\n", " ")
+    assert subprocess.run(["sh", "-n", os.path.join(BENCHMARKS, "gpu_check.sh")]).returncode == 0
+    commands = [shlex.split(line.split("||")[0]) for line in text.splitlines()
+                if "benchmarks/throughput.py" in line and not line.startswith("#")]
+    assert len(commands) == 2
+    throughput = _script("throughput")
+    for words in commands:
+        args = throughput.parse_args(words[words.index("benchmarks/throughput.py") + 1:])
+        assert (args.precision, args.jit_compile, args.torch) == ("mixed_bfloat16", "on", "both")
+    assert {tuple(c[c.index("--models") + 1:c.index("--models") + 2]) for c in commands} == {
+        ("resnet50",), ("resnet20",)}

@@ -122,9 +122,10 @@ def _measurement(**changes):
     "measurement, precision, words",
     [
         (_measurement(), "mixed_bfloat16", "lenet5 at 1.30x float32's speed at the same accuracy"),
-        (_measurement(speedups={"lenet5": 0.8}), "float32", "not faster: it trained lenet5 at 0.80x"),
+        (_measurement(speedups={"lenet5": 0.8}), "float32",
+         "not faster: it trained lenet5 at 0.80x"),
         (_measurement(speedups={"lenet5": 1.02}), "float32", "not faster"),  # within the noise
-        (_measurement(speedups={"a": 1.5, "b": 0.9}), "float32", "b at 0.90x"),  # the slowest counts
+        (_measurement(speedups={"a": 1.5, "b": 0.9}), "float32", "b at 0.90x"),  # slowest counts
         (_measurement(same_accuracy=False), "float32", "less accurately"),
     ],
     ids=["faster", "slower", "within-noise", "one-model-slower", "less-accurate"],
@@ -138,7 +139,9 @@ def test_auto_keeps_float32_where_bfloat16_is_slower_or_less_accurate(
     assert "test CPU: speed.json" in reason
     # the table is per CPU kind: the AVX512_BF16-only kind has no entry here
     assert _auto(ZEN4, "lenet") == (
-        "float32", "auto: AVX512_BF16 without AMX CPU, bfloat16 not measured for lenet networks on it")
+        "float32",
+        "auto: AVX512_BF16 without AMX CPU, bfloat16 not measured for lenet networks on it",
+    )
 
 
 def test_auto_keeps_float32_on_jax_where_bfloat16_was_not_measured():
@@ -173,6 +176,7 @@ def test_every_table_entry_is_its_result_files(key):
         assert os.path.exists(os.path.join(REPO, path)), path
     with open(os.path.join(REPO, entry.results[0])) as f:
         report = json.load(f)
+    assert entry.command == "python " + report["environment"]["command"]
     flags = report["environment"]["cpu"]["flags"]
     recorded = {"amx_bf16" for _ in [0] if flags.get("AMX-BF16")} | {
         "avx512_bf16" for _ in [0] if flags.get("AVX512_BF16")}
@@ -251,7 +255,8 @@ class Watch(keras.callbacks.Callback):
     def on_train_batch_begin(self, batch, logs=None):
         seen.append(len(put) - self.before)  # batches put on the device when the step starts
 
-x = tf.data.Dataset.range(5).map(lambda i: (tf.fill([2, 3], tf.cast(i, "float32")), tf.fill([2], i % 2)))
+x = tf.data.Dataset.range(5).map(
+    lambda i: (tf.fill([2, 3], tf.cast(i, "float32")), tf.fill([2], i % 2)))
 model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
 model.compile("sgd", "sparse_categorical_crossentropy")
 model.fit(runtime.feed_device(x), epochs=1, verbose=0, shuffle=False, callbacks=[Watch()])
