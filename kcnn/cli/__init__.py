@@ -2,9 +2,9 @@
 
 Each module of this package parses and prints for a group of subcommands and has
 `register(subparsers)`, which adds its parsers and sets `func(args) -> exit status`: `train`
-(train, evaluate, predict, export), `models` (summary, list) and `viz` (show). A ValueError from
-the library becomes a one-line message and exit status 2, never a traceback. The library never
-imports this package; TensorFlow's start-up noise is filtered here (`_quiet`), not on
+(train, evaluate, predict, export), `models` (summary, list) and `viz` (show). A ValueError or an
+OSError from the library becomes a one-line message and exit status 2, never a traceback. The
+library never imports this package; TensorFlow's start-up noise is filtered here (`_quiet`), not on
 `import kcnn`.
 """
 
@@ -51,7 +51,9 @@ def main(argv=None):
         return 0
     try:
         return args.func(args) or 0
-    except ValueError as error:
+    except (ValueError, OSError) as error:
+        # OSError: a file-system fault the command did not foresee (a full disk, a file that
+        # vanished); its message names the path, which is what the user needs to act on.
         print(f"kcnn {args.command}: error: {error}", file=sys.stderr)
         return 2
 
