@@ -38,6 +38,8 @@ def build_parser():
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMAND_MODULES:
         importlib.import_module(module).register(subparsers)
+    for subparser in (parser, *subparsers.choices.values()):
+        one_line_errors(subparser)
     return parser
 
 
