@@ -8,8 +8,6 @@ NEEDS_IMAGE = ("maps", "cam")
 
 def register(subparsers):
     """Add the `show` subcommand."""
-    from kcnn.cli import one_line_errors
-
     p = subparsers.add_parser(
         "show",
         help="pictures of a model: filters, feature maps, Grad-CAM, receptive fields, blocks",
@@ -22,7 +20,6 @@ def register(subparsers):
             "given); arch: one box per stage with shapes, parameters and MACs."
         ),
     )
-    one_line_errors(p)
     p.add_argument("kind", choices=KINDS, metavar="{" + ",".join(KINDS) + "}")
     p.add_argument("model", metavar="MODEL_OR_RUN")
     p.add_argument("image", nargs="?", metavar="IMAGE", help="an image file (maps, cam, rf)")
