@@ -158,6 +158,13 @@ def measure(timers, warmup, steps, repeats):
     return {key: statistics.median(values) for key, values in samples.items()}
 
 
+# Environment variables that change how the CPU threads of TensorFlow, oneDNN or PyTorch wait and
+# spread; recorded with every result where set (PyTorch's OpenMP threads spin while waiting, which
+# on cores shared with other processes costs it most of its speed).
+THREAD_SETTINGS = ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME",
+                   "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
 def run_steps(step):
     """`run(steps) -> seconds per step` for a one-step function (`step_timer`)."""
 
@@ -353,7 +360,10 @@ def main(argv=None):
                     row[f"kcnn_to_{key}"] = rate["kcnn"] / rate[key]
             if any(key.startswith("torch_") for key in runs):
                 autocast = "float32" if args.precision == "float32" else f"autocast {args.precision}"
-                row["torch_options"] = f"channels_last, {autocast}"
+                import torch
+
+                row["torch_options"] = (f"channels_last, {autocast}, "
+                                        f"{torch.get_num_threads()} CPU threads")
             if errors or skipped:
                 row["not_measured"] = {**skipped, **errors}
             results.append(row)
@@ -369,6 +379,7 @@ def main(argv=None):
         "precision": args.precision,
         "jit_compile": args.jit_compile,
         "onednn": os.environ.get("TF_ENABLE_ONEDNN_OPTS"),
+        "thread_settings": {key: os.environ[key] for key in THREAD_SETTINGS if key in os.environ},
         "command": " ".join(sys.argv),
     }
     print(f"{device_label(environment)}, load average {machine.load_average()}")
