@@ -342,6 +342,37 @@ def check_batch_bytes(input_shape, batch_size, num_examples=None):
     )
 
 
+def check_activation_bytes(network, plan, rt):
+    """On the CPU, refuse a batch whose layer outputs alone (what training keeps for the
+    backward pass: less than it needs in all) exceed this machine's memory, naming the size to
+    lower. Skipped on GPUs and for networks whose layers have no symbolic outputs."""
+    if rt.gpus or not hasattr(os, "sysconf"):
+        return
+    try:
+        outputs = [keras.tree.flatten(layer.output) for layer in network.layers]
+    except (AttributeError, ValueError):  # a subclassed network: no symbolic outputs
+        return
+    values = sum(math.prod(t.shape[1:]) for found in outputs for t in found
+                 if None not in tuple(t.shape[1:]))
+    per_image = values * (2 if rt.precision.startswith("mixed") else 4)
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    batch = min(plan.config.batch_size, plan.data_info.num_examples or plan.config.batch_size)
+    if batch * per_image <= memory:
+        return
+    fits, side = memory // per_image, plan.input_shape[0]
+    lower = (f"lower --batch-size to at most {fits} or --image-size" if fits >= 1 else
+             f"lower --image-size to below {math.isqrt(side * side * memory // per_image)}")
+    raise ValueError(
+        f"{plan.config.model} at {side}x{side} keeps {_bytes(batch * per_image)} of layer "
+        f"outputs for a batch of {batch}, more than this machine's {_bytes(memory)} of memory; "
+        f"{lower}"
+    )
+
+
+def _bytes(count):
+    return f"{count / 1024**3:.1f} GiB" if count >= 1024**3 else f"{count / 1024**2:.0f} MiB"
+
+
 def folder_fractions(config):
     """The folder split's fractions for an image folder data set, else {}."""
     from kcnn.data.folder import is_folder
@@ -657,6 +688,13 @@ def _run(plan, rt):
                 if not rundir.concerns(error, run_dir):
                     raise
                 raise rundir.describe(error, run_dir) from error
+            except Exception as error:
+                if not out_of_memory(error):
+                    raise
+                raise ValueError(
+                    f"out of memory training {plan.config.model} on batches of "
+                    f"{plan.config.batch_size} at {plan.input_shape[0]}x{plan.input_shape[1]}; "
+                    "lower --batch-size or --image-size") from error
     # Another process of a multi-process run: the same steps (saving a model is collective),
     # into a temporary directory that starts from the chief's backup and is removed at the end.
     scratch = scratch_dir(plan.config.run_dir, rt.process_id)
@@ -683,6 +721,13 @@ def scratch_dir(run_dir, process_id):
     return path
 
 
+def out_of_memory(error):
+    """True for an allocation failure of TensorFlow or XLA (not a bad input)."""
+    text = str(error)
+    return type(error).__name__ == "ResourceExhaustedError" or "RESOURCE_EXHAUSTED" in text \
+        or "OOM when allocating" in text
+
+
 def recheck(plan):
     """The plan again, now that the run directory is locked: another trainer may have started
     or finished a run there since it was resolved."""
@@ -693,6 +738,7 @@ def recheck(plan):
 def _run_here(plan, rt):
     data = load_data(plan, rt.processes)
     network, fresh = build_model(plan, rt, data)
+    check_activation_bytes(network, plan, rt)
     initial_epoch = read_state(os.path.join(plan.config.run_dir, "backup")).get("epoch", 0)
     trained = Trained(network, fresh, plan_stages(plan.config), initial_epoch)
     start_run_dir(plan, rt, trained)

@@ -96,8 +96,9 @@ def remove_partial_files(directory):
 
 @contextlib.contextmanager
 def locked(run_dir):
-    """Create `run_dir` if needed and hold its lock (an flock on run_dir/.lock, released when
-    the block ends or the process dies, so a lock left by a dead process is simply taken).
+    """Create `run_dir` if needed and hold its lock while the block runs: an flock on
+    run_dir/.lock, which holds the process id. The kernel releases an flock when its process
+    dies, so a lock left by a dead process is simply taken; the file is removed at the end.
 
     Raises:
         RunDirBusy: another process holds the lock (the message names its process id).
@@ -106,25 +107,43 @@ def locked(run_dir):
     if os.path.exists(run_dir) and not os.path.isdir(run_dir):
         raise RunDirError(f"the run directory {run_dir} is a file; choose a directory "
                           "(--run-dir DIR)")
+    path = os.path.join(run_dir, LOCK)
     try:
         os.makedirs(run_dir, exist_ok=True)
-        handle = os.open(os.path.join(run_dir, LOCK), os.O_RDWR | os.O_CREAT, 0o644)
+        handle = _take(path, run_dir)
     except OSError as error:
         raise describe(error, run_dir) from error
     try:
-        if fcntl is not None:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
-                raise RunDirBusy(
-                    f"{run_dir} is in use by another kcnn train (process {holder}); wait for "
-                    "it to end or choose another --run-dir") from None
         os.ftruncate(handle, 0)
         os.pwrite(handle, f"{os.getpid()}\n".encode(), 0)
         yield run_dir
     finally:
+        with contextlib.suppress(OSError):
+            os.remove(path)  # still locked: a trainer that opened it now sees it was replaced
         os.close(handle)  # releases the lock
+
+
+def _take(path, run_dir):
+    """An open, flocked descriptor of `path` (the file that is there now, not one removed by
+    the holder that just finished)."""
+    while True:
+        handle = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        if fcntl is None:
+            return handle
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(handle, 32, 0).decode(errors="replace").strip() or "?"
+            os.close(handle)
+            raise RunDirBusy(
+                f"{run_dir} is in use by another kcnn train (process {holder}); wait for it "
+                "to end or choose another --run-dir") from None
+        try:
+            if os.stat(path).st_ino == os.fstat(handle).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        os.close(handle)  # locked a file its holder removed on the way out: take the new one
 
 
 FULL_OR_READ_ONLY = {errno.ENOSPC: "the disk is full", errno.EDQUOT: "the disk quota is exceeded",

@@ -11,6 +11,7 @@ import errno
 import fcntl
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def assert_complete(run_dir, resumed_from=None):
     assert json.loads((run_dir / "classes.json").read_text()) == [str(i) for i in range(10)]
     left = sorted(p.name for p in run_dir.iterdir() if p.name not in (
         "config.json", "log.csv", "metrics.json", "model.keras", "best.keras", "classes.json",
-        "curves.png", "confusion_matrix.png", "tensorboard", ".lock"))
+        "curves.png", "confusion_matrix.png", "tensorboard"))
     assert left == []  # no backup/, no temporary files
 
 
@@ -226,13 +227,40 @@ def test_a_second_trainer_is_refused_in_one_line_naming_the_directory(tmp_path, 
     assert sorted(p.name for p in run_dir.iterdir()) == [".lock"]  # nothing else written
 
 
-def test_a_lock_left_by_a_dead_trainer_is_taken_over(tmp_path):
+def test_a_lock_left_by_a_dead_trainer_is_taken_over(tmp_path, monkeypatch):
     run_dir = tmp_path / "run"
     run_dir.mkdir()
     (run_dir / ".lock").write_text("999999\n")  # no process holds it any more
-    result = train(run_dir, epochs=1)
-    assert result.metrics["epochs"] == 1
-    assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"
+    seen = []
+    monkeypatch.setattr(loop, "_run_here", lambda plan, rt: seen.append(
+        (run_dir / ".lock").read_text()))
+    train(run_dir, epochs=1)
+    assert seen == [f"{os.getpid()}\n"]  # taken over, with this process's id
+    assert not (run_dir / ".lock").exists()  # and removed at the end
+
+
+def test_a_lock_file_its_finishing_holder_removes_is_not_the_one_taken(tmp_path, monkeypatch):
+    # The holder removes .lock on the way out just after this trainer opened it: the flock on
+    # the removed file would lock nothing another trainer can see, so the new file is taken.
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / ".lock").write_text("1\n")
+    real_open, opened = os.open, []
+
+    def open_as_the_holder_leaves(path, flags, *args):
+        handle = real_open(path, flags, *args)
+        if str(path).endswith(".lock") and not opened:
+            opened.append(handle)
+            os.remove(path)
+        return handle
+
+    monkeypatch.setattr(os, "open", open_as_the_holder_leaves)
+    with rundir.locked(str(run_dir)):
+        assert (run_dir / ".lock").read_text() == f"{os.getpid()}\n"
+        with pytest.raises(rundir.RunDirBusy):  # and it excludes the next trainer
+            with rundir.locked(str(run_dir)):
+                pass
+    assert not (run_dir / ".lock").exists()
 
 
 def test_a_run_finished_by_another_trainer_while_waiting_is_not_overwritten(
@@ -483,3 +511,33 @@ def test_a_sigkill_at_each_write_point_is_finished_by_the_same_command(
     assert again.returncode == 0, again.stderr[-3000:]
     assert "Epoch 1/" not in again.stdout  # never silently from the start
     assert_complete(run_dir)
+
+
+def test_a_network_whose_layer_outputs_exceed_the_memory_is_refused_before_training(
+        tmp_path, monkeypatch):
+    # The machine is given 64 MiB; LeNet-5 keeps about 50 kB of layer outputs per 32x32x3
+    # image (the inputs alone, 24 MiB a batch, pass the 2 GiB rule).
+    pages = {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 64 * 1024**2 // 4096}
+    sysconf = os.sysconf
+    monkeypatch.setattr(os, "sysconf", lambda name: pages.get(name) or sysconf(name))
+    with pytest.raises(ValueError) as raised:
+        train(tmp_path / "run", dataset="synthetic", batch_size=2048)
+    found = re.fullmatch(r"lenet5 at 32x32 keeps \d+ MiB of layer outputs for a batch of "
+                         r"2048, more than this machine's 64 MiB of memory; lower --batch-size "
+                         r"to at most (\d+) or --image-size", str(raised.value))
+    assert found and 1000 < int(found.group(1)) < 2048, str(raised.value)
+    assert not (tmp_path / "run" / "log.csv").exists()
+
+
+def test_running_out_of_memory_in_training_ends_in_one_line(tmp_path, monkeypatch, capsys):
+    import tensorflow as tf
+
+    def exhausted(*args, **kwargs):
+        raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with "
+                                               "shape[64,6,19996,19996]")
+
+    monkeypatch.setattr(keras.Model, "fit", exhausted)
+    assert main(["train", "--run-dir", str(tmp_path / "run"), "--epochs", "1"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "kcnn train: error: out of memory training lenet5 on batches of 64 at 32x32; lower "
+        "--batch-size or --image-size")
