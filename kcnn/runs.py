@@ -91,16 +91,6 @@ def read_json(file):
         raise ValueError(f"cannot read {file}: {error.strerror or error}") from None
 
 
-def write_json(file, data, *, indent=2):
-    """Write `data` as JSON to `file` atomically: a temporary file in the same folder, then a
-    rename, so a crash never leaves half a file."""
-    tmp = f"{file}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(data, f, indent=indent)
-        f.write("\n")
-    os.replace(tmp, file)
-
-
 def check_writable(path, *, option=None, folder_ok=False):
     """Raise ValueError unless something can be written at `path`: its folder exists (it is not
     created: a mistyped path is refused rather than silently made), takes a new file, and `path`

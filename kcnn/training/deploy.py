@@ -20,6 +20,7 @@ import keras
 import numpy as np
 
 from kcnn import runs
+from kcnn.training import rundir
 from kcnn.runs import CLASSES_FILE, network_of, read_class_names  # noqa: F401 (public here too)
 
 
@@ -55,8 +56,8 @@ def with_preprocessing(network, *, image_size, interpolation="bilinear",
 
 
 def save_class_names(run_dir, class_names):
-    """Write `classes.json`: the class names in label order (atomically)."""
-    runs.write_json(os.path.join(run_dir, CLASSES_FILE), list(class_names), indent=1)
+    """Write `classes.json`: the class names in label order (atomically, `rundir.write_json`)."""
+    rundir.write_json(os.path.join(run_dir, CLASSES_FILE), list(class_names), indent=1)
 
 
 def load_run_model(path):

@@ -576,7 +576,7 @@ def save_models(plan, data, network):
 
         best = kcnn.load_model(best_path, compile=False)
         save_model(deploy.with_preprocessing(deploy.network_of(best), **options), best_path)
-    rundir.write_json(os.path.join(run_dir, deploy.CLASSES_FILE), list(info.class_names), indent=1)
+    deploy.save_class_names(run_dir, info.class_names)
     return model
 
 
