@@ -61,7 +61,7 @@ class DenseBlock(CompositeLayer):
         bn_momentum: BatchNormalization momentum in Keras' convention (0.99; torchvision's 0.1 is 0.9).
         concat_order: "append" puts the new features after the input (`[x, new]`: the paper's Torch
             code, torchvision and keras.applications); "prepend" puts them before (`[new, x]`: the
-            project's source notes' CIFAR DenseNet, spec section 16). Same count, different channel
+            CIFAR DenseNet form). Same count, different channel
             order.
         **kwargs: standard Layer arguments (`name`, `dtype`, `trainable`).
 

@@ -1,7 +1,7 @@
 """Local Response Normalization across channels (Krizhevsky, Sutskever, Hinton 2012, section 3.3).
 
 Keras 3 has no LRN layer and `keras.ops` no LRN op, so this layer builds it from `keras.ops`: it
-runs on every Keras backend and matches `tf.nn.local_response_normalization` (spec section 11).
+runs on every Keras backend and matches `tf.nn.local_response_normalization`.
 """
 
 import math
@@ -29,7 +29,7 @@ class LocalResponseNormalization(keras.layers.Layer):
     divided by the window size. The defaults are the AlexNet paper's setting (k=2, n=5,
     alpha=1e-4, beta=0.75), for which TensorFlow's formula equals the paper's exactly.
 
-    Mapping from other parameterisations (spec section 11):
+    Mapping from other parameterisations:
 
     * AlexNet paper (k, n, alpha, beta):
       `depth_radius=(n - 1) // 2, bias=k, alpha=alpha, beta=beta`.
