@@ -327,7 +327,8 @@ def test_any_input_size_from_1x1():
         (
             "resnet18",
             {"variant": "keras"},
-            "`resnet18`: keras.applications has no resnet18, so there is no variant 'keras'",
+            # one variant check serves every builder (ModelSpec.variant)
+            "`resnet18`: unknown variant 'keras'; allowed: 'torchvision', 'cifar'",
         ),
         ("resnet34", {"variant": "keras"}, "allowed: 'torchvision', 'cifar'"),
         (
