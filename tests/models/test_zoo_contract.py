@@ -119,3 +119,6 @@ def test_builder_shows_its_whole_signature(name):
     doc = inspect.getdoc(builder)
     for parameter in parameters:
         assert f"{parameter}: " in doc, (name, parameter)
+    # a plain function: its signature is its code's, not a rewritten or wrapped one
+    assert inspect.isfunction(builder) and kcnn.models.spec(name).builder is builder
+    assert "__signature__" not in vars(builder) and not hasattr(builder, "__wrapped__"), name
