@@ -1,10 +1,11 @@
 """A fixture shared by tests/models/test_pretrained.py (both lanes) and tests/weights (TensorFlow
 lane): `cached_resnet18 = pytest.fixture(_pretrained.cached_resnet18)`."""
 
+import keras
 import numpy as np
 
 import kcnn
-from kcnn.weights import download
+from kcnn.weights import download, loader
 
 
 def cached_resnet18(tmp_path, monkeypatch):
@@ -24,5 +25,5 @@ def cached_resnet18(tmp_path, monkeypatch):
             weight.assign(np.random.default_rng(0).normal(0, 0.1, weight.shape))
     path = download.converted_path(kcnn.models.spec("resnet18").variant().weights[0])
     download.os.makedirs(download.os.path.dirname(path))
-    source.save_weights(path)
+    loader.save_arrays(path, {w.path: keras.ops.convert_to_numpy(w) for w in source.weights})
     return source

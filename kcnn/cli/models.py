@@ -2,7 +2,9 @@
 
 import sys
 
-from kcnn.analysis.profile import human, profile
+from kcnn.analysis import zoo
+from kcnn.analysis.profile import profile
+from kcnn.analysis.zoo import weights_column
 
 
 def _input_shape(text):
@@ -15,18 +17,6 @@ def _input_shape(text):
             f"--input-shape must be three positive integers H,W,C (e.g. 32,32,3); received {text!r}"
         )
     return shape
-
-
-def weights_column(spec):
-    """The `weights=` names of a registered model, e.g. "torchvision; keras (variant='keras')"."""
-    parts = []
-    for key, declared in spec.variants.items():
-        names = [w.name for w in declared.weights]
-        if names:
-            other = spec.selector and key != spec.default_variant
-            where = f" ({spec.selector}={key!r})" if other else ""
-            parts.append(", ".join(names) + where)
-    return "; ".join(parts) or "-"
 
 
 def weights_lines(spec, declared):
@@ -67,29 +57,7 @@ def list_models(args):
     names = kcnn.models.names(family=args.family, pattern=args.pattern)
     if not names:
         raise ValueError("no registered model matches; `kcnn list` with no filter shows them all")
-    if args.markdown:
-        print("| model | family | input | trainable params | MACs (conv + dense) | weights | source |")
-        print("|---|---|---|---:|---:|---|---|")
-    else:
-        print(
-            f"{'model':<20} {'family':<12} {'input':<12} {'trainable':>13} {'MACs':>10}  "
-            f"{'weights':<40}  source"
-        )
-    for name in names:
-        spec = kcnn.models.spec(name)
-        totals = profile(spec.builder()).totals
-        shape = "x".join(str(d) for d in spec.default_input)
-        weights = weights_column(spec)
-        if args.markdown:
-            line = (
-                f"| `{name}` | {spec.family} | {shape} | {totals.trainable:,} | "
-                f"{human(totals.macs)} | {weights} | {spec.source} |"
-            )
-        else:
-            line = (
-                f"{name:<20} {spec.family:<12} {shape:<12} {totals.trainable:>13,} "
-                f"{human(totals.macs):>10}  {weights:<40}  {spec.source}"
-            )
+    for line in zoo.rows(names, markdown=args.markdown):
         print(line, flush=True)
     return 0
 
@@ -113,8 +81,9 @@ def register(subparsers):
     parser = subparsers.add_parser(
         "list",
         help="every registered model with its parameters and MACs",
-        description="Build every registered model at its default input and print its trainable "
-        "parameters and conv + dense multiply-accumulates per image.",
+        description="Print every registered model with its default input, its declared trainable "
+        "parameters and conv + dense multiply-accumulates per image (the model tests check them), "
+        "and its weight sets.",
     )
     parser.add_argument("--family", help="only this family (e.g. resnet)")
     parser.add_argument("--pattern", help="only names matching this shell pattern (e.g. 'resnet*')")

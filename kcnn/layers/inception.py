@@ -144,7 +144,7 @@ class InceptionModule(_Branches):
         filters_pool_proj: width of the 1x1 after the max-pool ("pool proj").
         batch_norm: conv -> BN -> ReLU instead of conv -> ReLU (torchvision, the CIFAR variant).
         conv_bias: whether the convolutions have a bias; None means "not with batch norm" (the
-            paper: bias; torchvision: no bias before BN). The CIFAR GoogLeNet of the project's notes
+            paper: bias; torchvision: no bias before BN). kcnn's CIFAR GoogLeNet
             has both (`batch_norm=True, conv_bias=True`).
         five_by_five: the "5x5" branch: "5x5" (the paper), "3x3" (torchvision's single 3x3, a
             known port bug kept for its weights, pytorch/vision#906), or "double_3x3" (two 3x3

@@ -1,4 +1,4 @@
-"""The pieces of the original LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998, section II-B; spec 1.1).
+"""The pieces of the original LeNet-5 (LeCun, Bottou, Bengio, Haffner 1998, section II-B).
 
 * `scaled_tanh`: the paper's squashing function f(a) = 1.7159 tanh(2a/3) (Appendix A), a
   registered activation (`activation=kcnn.layers.scaled_tanh` serializes without a Lambda).

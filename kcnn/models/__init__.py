@@ -9,14 +9,25 @@
 """
 
 from kcnn.models._aux import AuxiliaryOutputsModel
-from kcnn.models._registry import ModelSpec, VariantSpec, build, families, get, names, spec
+from kcnn.models._build import initializer_schemes
+from kcnn.models._registry import (
+    ModelSpec,
+    VariantSpec,
+    build,
+    families,
+    get,
+    names,
+    spec,
+)
+from kcnn.models._stages import FeatureStage
 from kcnn.models.alexnet import alexnet
 from kcnn.models.densenet import densenet121, densenet161, densenet169, densenet201, densenet_bc
-from kcnn.models.features import Stage, features
+from kcnn.models.features import features
 from kcnn.models.googlenet import googlenet
 from kcnn.models.inception_v3 import inception_v3
 from kcnn.models.lenet import lenet5
 from kcnn.models.nin import nin
+from kcnn.models.pretrained import load_torchvision_state_dict, preprocess, torchvision_rules
 from kcnn.models.resnet import (
     preact_resnet164,
     resnet18,
@@ -39,10 +50,10 @@ from kcnn.models.resnet import (
 from kcnn.models.simple_cnn import simple_cnn
 from kcnn.models.vgg import vgg11, vgg13, vgg16, vgg19
 from kcnn.weights.imagenet import decode_predictions
-from kcnn.weights.loader import preprocess
 
 __all__ = [
     "AuxiliaryOutputsModel",
+    "FeatureStage",
     "ModelSpec",
     "Stage",
     "VariantSpec",
@@ -59,7 +70,9 @@ __all__ = [
     "get",
     "googlenet",
     "inception_v3",
+    "initializer_schemes",
     "lenet5",
+    "load_torchvision_state_dict",
     "names",
     "nin",
     "preact_resnet164",
@@ -79,6 +92,7 @@ __all__ = [
     "resnext101_64x4d",
     "simple_cnn",
     "spec",
+    "torchvision_rules",
     "vgg11",
     "vgg13",
     "vgg16",
@@ -87,3 +101,5 @@ __all__ = [
     "wide_resnet50_2",
     "wide_resnet101_2",
 ]
+
+Stage = FeatureStage  # its former name, kept for code written against it

@@ -4,9 +4,8 @@ A builder reads like Sequential code: it makes its input with `image_input`, pas
 lists of named layers with `chain`, and ends with `classifier_head` and `finish_model`.
 """
 
-import inspect
+import dataclasses
 import os
-import re
 
 import keras
 
@@ -29,51 +28,6 @@ def check_variant(network, variant, allowed):
             f"`{network}`: unknown variant {variant!r}; allowed: {', '.join(map(repr, allowed))}"
         )
     return variant
-
-
-def forwards_to(target):
-    """Decorator for a builder that passes `**kwargs` on to `target` (`_resnet`, `_vgg`, ...).
-
-    The builder gets its whole signature (its own arguments, then `target`'s keyword-only ones:
-    `num_classes`, `input_shape`, ...) for `inspect.signature`, `help()` and IDE completion, and
-    `target`'s Args entries for those arguments appended to its docstring.
-    """
-
-    def decorate(builder):
-        own = [
-            p
-            for p in inspect.signature(builder).parameters.values()
-            if p.kind is not p.VAR_KEYWORD
-        ]
-        shared = [
-            p
-            for p in inspect.signature(target).parameters.values()
-            if p.kind is p.KEYWORD_ONLY and p.name not in {q.name for q in own}
-        ]
-        builder.__signature__ = inspect.Signature(own + shared)
-        entries = _args_entries(target.__doc__ or "")
-        lines = [entries[p.name] for p in shared if p.name in entries]
-        doc = (builder.__doc__ or "").rstrip()
-        builder.__doc__ = f"{doc}\n\n    Arguments every such builder takes:\n" + "\n".join(lines)
-        return builder
-
-    return decorate
-
-
-def _args_entries(doc):
-    """{name: its text} of the entries of a Google-style docstring's Args section."""
-    args = doc.split("Args:", 1)[1] if "Args:" in doc else ""
-    entries, current = {}, None
-    for line in args.splitlines():
-        found = re.match(r"^( {8})(\w+): ", line)
-        if found:
-            current = found.group(2)
-            entries[current] = line
-        elif current and line.startswith(" " * 12):
-            entries[current] += "\n" + line
-        elif line.strip():
-            current = None
-    return entries
 
 
 def check_dropout(network, rate):
@@ -123,7 +77,7 @@ def image_input(network, *, input_shape, input_tensor, default_shape, min_size, 
             `input_tensor`). Height and width may be None for a fully convolutional model.
         input_tensor: an optional Keras tensor (or array) to build the model on.
         default_shape: the paper's input shape.
-        min_size: the smallest height and width the network accepts (spec section 13).
+        min_size: the smallest height and width the network accepts.
         head_sizes: optional inclusive (low, high) range of height and width that a fixed-size head
             (a Flatten into a Dense layer) accepts; pass it only when the head is built.
 
@@ -203,3 +157,73 @@ def finish_model(image, outputs, *, name, weights=None, model_class=keras.Model,
     if weights is not None:
         model.load_weights(weights)
     return model
+
+
+COMMON_OPTIONS = (
+    "num_classes",
+    "input_shape",
+    "include_top",
+    "pooling",
+    "classifier_activation",
+    "input_tensor",
+    "weights",
+    "name",
+)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CommonOptions:
+    """The arguments every builder takes (`COMMON_OPTIONS`), for the family's graph code."""
+
+    num_classes: object
+    input_shape: object
+    include_top: bool
+    pooling: object
+    classifier_activation: object
+    input_tensor: object
+    weights: object
+    name: object
+
+    def input(self, network, declared, *, min_size=None, head_sizes=None):
+        """Check the shared arguments and make the model's input: (image, x), see `image_input`.
+
+        `declared` is the variant's `VariantSpec` (default and minimum input); `min_size`
+        overrides its minimum; `head_sizes` applies with the top only."""
+        check_common_args(
+            network,
+            num_classes=self.num_classes,
+            include_top=self.include_top,
+            pooling=self.pooling,
+            weights=self.weights,
+        )
+        return image_input(
+            network,
+            input_shape=self.input_shape,
+            input_tensor=self.input_tensor,
+            default_shape=declared.default_input,
+            min_size=declared.min_input if min_size is None else min_size,
+            head_sizes=head_sizes if self.include_top else None,
+        )
+
+    def head(self, x, *, top=()):
+        """The head on `x`: `top` then `predictions`, or `pooling` without the top."""
+        return classifier_head(
+            x,
+            include_top=self.include_top,
+            pooling=self.pooling,
+            num_classes=self.num_classes,
+            classifier_activation=self.classifier_activation,
+            top=top,
+        )
+
+    def output(self, image, x, network, *, top=()):
+        """The head on `x` (see `head`), wrapped in the model named `name` (default `network`)
+        with `weights` (a path) loaded."""
+        return self.finish(image, self.head(x, top=top), network)
+
+    def finish(self, image, outputs, network, **model_options):
+        """The model from `image` to `outputs`, named `name` (default `network`), with `weights`
+        (a path) loaded; see `finish_model`."""
+        return finish_model(
+            image, outputs, name=self.name or network, weights=self.weights, **model_options
+        )

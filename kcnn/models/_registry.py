@@ -1,17 +1,19 @@
 """The model registry: every builder registers itself by name with one declaration per variant.
 
 A `VariantSpec` is the one place that says, for one network variant, its default and minimum
-input, its source, its published weight sets and (issue 15) its feature stages. The family modules
+input, its source, its published weight sets (with the rule table that places torchvision's
+tensors), its feature stages, its initial distribution and its parameter count. The family modules
 write them next to their configuration tables; the registry, `kcnn list` / `kcnn summary`,
-`kcnn train`'s input planning and the weight loader read them from here.
+`kcnn train`'s input planning and the weight loading read them from here.
 """
 
 import dataclasses
 import difflib
 import fnmatch
-import functools
 import inspect
-import os
+
+from kcnn.models import initializers
+from kcnn.models._stages import FeatureStage
 
 _REGISTRY = {}
 _DEFAULT = object()
@@ -26,10 +28,17 @@ class VariantSpec:
         min_input: the smallest spatial size (height = width) the network accepts.
         source: where this variant's layout comes from (paper, reference implementation).
         weights: its published `kcnn.weights.sets.WeightSet`s; the first is `weights="imagenet"`.
-        stages: its feature stages (layer name, stride, channels), for feature extraction.
-        initializer: the initial distribution of its source, a `kcnn.models.initializers`
-            scheme ("keras" where no other is declared); builders draw from it with
+        stages: its feature stages, `FeatureStage`s (or (layer name, stride, channels) tuples,
+            which become `FeatureStage`s), from fine to coarse, for feature extraction.
+        initializer: the initial distribution of its source, a `kcnn.models.initializers.Scheme`
+            (`KERAS`, the layers' own, where no other is declared); builders draw from it with
             `initializer="source"`.
+        torchvision_rules: the rule table that places each tensor of its torchvision weights
+            (`kcnn.weights.torchvision`); empty without torchvision weights.
+        params: the trainable parameters of the builder's default call for this variant (the
+            count `kcnn list` prints and the tests check), or None where none is declared.
+        macs: the conv + dense multiply-accumulates per image of that call
+            (`kcnn.analysis.profile`), or None.
         name: the value of the builder's keyword that selects it (set by `register`).
     """
 
@@ -38,8 +47,14 @@ class VariantSpec:
     source: str = ""
     weights: tuple = ()
     stages: tuple = ()
-    initializer: str = "keras"
+    initializer: initializers.Scheme = initializers.KERAS
+    torchvision_rules: tuple = ()
+    params: int = None
+    macs: int = None
     name: object = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "stages", tuple(FeatureStage(*s) for s in self.stages))
 
     def weight_names(self):
         """The names `weights=` takes for this variant: "imagenet" first, then each set's name."""
@@ -98,10 +113,12 @@ class ModelSpec:
             ) from None
 
     def resolve(self, **builder_kwargs):
-        """The `VariantSpec` a call `builder(**builder_kwargs)` builds (e.g. `variant="cifar"`)."""
+        """The `VariantSpec` a call `builder(**builder_kwargs)` builds (e.g. `variant="cifar"`;
+        None, or no selector, is the default variant)."""
         if self.selector is None:
             return self.variant()
-        return self.variant(builder_kwargs.get(self.selector, self.default_variant))
+        key = builder_kwargs.get(self.selector)
+        return self.variant(self.default_variant if key is None else key)
 
     def weight_sets(self):
         """[(variant key, WeightSet)] of every published weight set of this network."""
@@ -109,21 +126,15 @@ class ModelSpec:
 
 
 def register(family, source, variants, selector="variant"):
-    """Decorator that registers a builder under its function name with its declarations.
+    """Decorator that records a builder under its function name with its declarations; the
+    builder itself is returned unchanged.
 
     Args:
         family: the network family, e.g. "resnet".
         source: the paper or reference the builder follows (shown by `kcnn list`).
         variants: one `VariantSpec` (a builder without variants) or {key: VariantSpec} keyed by
-            the values of the builder keyword `selector`.
+            the values of the builder keyword `selector`; the first is the default.
         selector: the builder keyword that picks a variant.
-
-    The builder is returned wrapped to turn keras.applications' `classes=` spelling into a clear
-    error (kcnn says `num_classes`, like torchvision and KerasHub), to serve pretrained
-    `weights=` names and `include_preprocessing=` (see `kcnn.weights`), and to take every
-    builder's `initializer` option for random weights: "keras" (default: the builder's own
-    initialisers), "source" (the initial distribution of the source the model follows) or a
-    scheme name (`kcnn.models.initializers`).
     """
 
     def decorator(builder):
@@ -135,85 +146,23 @@ def register(family, source, variants, selector="variant"):
         else:
             table, key_name = dict(variants), selector
             parameter = inspect.signature(builder).parameters.get(selector)
-            default = parameter.default if parameter is not None else next(iter(table))
+            default = parameter.default if parameter is not None else None
+            default = next(iter(table)) if default is None else default
             if default not in table:
                 raise ValueError(f"{name}: the default {selector}={default!r} has no declaration")
         table = {key: dataclasses.replace(v, name=key) for key, v in table.items()}
-
-        @functools.wraps(builder)
-        def wrapper(*args, **kwargs):
-            if "classes" in kwargs:
-                raise TypeError(
-                    f"{name}() got an unexpected keyword argument 'classes'; "
-                    f"kcnn calls it `num_classes` (e.g. {name}(num_classes=10))"
-                )
-            initializer = kwargs.pop("initializer", "keras")
-            weights = kwargs.get("weights")
-            if initializer != "keras" and weights is not None:
-                raise ValueError(
-                    f"`{name}`: `initializer={initializer!r}` sets random initial weights, so it "
-                    f"cannot be combined with `weights={weights!r}`; pass one of them"
-                )
-            preprocessing = kwargs.pop("include_preprocessing", False)
-            if _is_weights_name(weights) or preprocessing:
-                from kcnn.weights import loader
-
-                return loader.build(
-                    _REGISTRY[name], builder, kwargs, include_preprocessing=preprocessing
-                )
-            model = builder(*args, **kwargs)
-            if initializer != "keras":
-                from kcnn.models import initializers
-
-                declared = _REGISTRY[name].resolve(**kwargs).initializer
-                initializers.initialize(model, initializers.scheme(initializer, declared))
-            return model
-
         _REGISTRY[name] = ModelSpec(
             name=name,
-            builder=wrapper,
+            builder=builder,
             family=family,
             source=source,
             variants=table,
             selector=key_name,
             default_variant=default,
         )
-        if any(v.weights for v in table.values()):
-            _document_pretrained(wrapper, builder)
-        return wrapper
+        return builder
 
     return decorator
-
-
-_PRETRAINED_DOC = """
-    Pretrained weights (kcnn.weights):
-        weights: also "imagenet" (the variant's first published set; without a variant given, the
-            variant that has weights), or a set by name: "torchvision", "torchvision_v2", "keras".
-            `kcnn.models.spec(name).variant(...).weights` lists them; other `num_classes` load all
-            but the classifier.
-        include_preprocessing: put the weights' preprocessing in the model as its first layers,
-            so that it takes RGB images with values 0-255 (default False).
-"""
-
-
-def _document_pretrained(wrapper, builder):
-    """Add `include_preprocessing` to the wrapper's signature and the weight names to its doc."""
-    signature = inspect.signature(builder)
-    parameters = list(signature.parameters.values())
-    extra = inspect.Parameter("include_preprocessing", inspect.Parameter.KEYWORD_ONLY, default=False)
-    at = next((i for i, p in enumerate(parameters) if p.kind is p.VAR_KEYWORD), len(parameters))
-    wrapper.__signature__ = signature.replace(parameters=[*parameters[:at], extra, *parameters[at:]])
-    wrapper.__doc__ = (builder.__doc__ or "").rstrip() + "\n" + _PRETRAINED_DOC
-
-
-def _is_weights_name(weights):
-    """A pretrained set's name ("imagenet", "torchvision", ...) rather than None or a file path."""
-    return (
-        isinstance(weights, str)
-        and not weights.endswith(".h5")
-        and os.sep not in weights
-        and "/" not in weights
-    )
 
 
 def names(family=None, pattern=None):
@@ -249,30 +198,39 @@ def spec(name):
         ) from None
 
 
-def get(name, **kwargs):
+class OptionError(TypeError, ValueError):
+    """A builder option that does not exist or has the wrong type. It is a TypeError, as Python
+    raises for a call, and a ValueError, which commands report in one line."""
+
+
+def get(name, **options):
     """Build the registered model `name` with the builder's keyword arguments.
 
     Args:
         name: a registered name (see `names()`).
-        **kwargs: passed to the builder (num_classes, input_shape, variant, weights, ...).
+        **options: passed to the builder (num_classes, input_shape, variant, weights, ...).
 
     Returns:
         A `keras.Model`.
-    """
-    return spec(name).builder(**kwargs)
-
-
-def build(name, **options):
-    """`get(name, **options)` for options a user typed (the CLI, config files): a builder's
-    TypeError (an unknown or ill-typed option) is raised as a ValueError naming the model, so
-    commands report it in one line.
 
     Raises:
-        ValueError: an unknown model name (with close matches), or an option the builder does not
-            take or cannot use.
+        ValueError: an unknown model name (with close matches), or an option the builder cannot
+            use.
+        OptionError: an option the builder does not take, or of the wrong type (keras.applications'
+            `classes` is pointed to `num_classes`).
     """
     builder = spec(name).builder  # an unknown name raises ValueError with close matches
+    if "classes" in options:
+        raise OptionError(
+            f"{name}() got an unexpected keyword argument 'classes'; "
+            f"kcnn calls it `num_classes` (e.g. {name}(num_classes=10))"
+        )
     try:
         return builder(**options)
     except TypeError as error:  # an unknown builder option, or a value of the wrong type
-        raise ValueError(f"{name}: {error}") from None
+        if isinstance(error, OptionError):
+            raise
+        raise OptionError(f"{name}: {error}") from None
+
+
+build = get  # the name the command line and the trainer use

@@ -1,5 +1,5 @@
 """AlexNet (Krizhevsky, Sutskever, Hinton, "ImageNet Classification with Deep Convolutional
-Neural Networks", NIPS 2012; spec section 2), in three variants, one row each of `ALEXNET_VARIANTS`:
+Neural Networks", NIPS 2012), in three variants, one row each of `ALEXNET_VARIANTS`:
 
 * "paper" (default): 227x227x3 (the paper says 224, but 11x11/4 'valid' needs 227 for 55x55),
   conv -> ReLU -> LRN -> max-pool in layers 1 and 2 (`kcnn.layers.LocalResponseNormalization`
@@ -10,26 +10,20 @@ Neural Networks", NIPS 2012; spec section 2), in three variants, one row each of
   64-192-384-256-256 filters, conv1 padded by 2, no LRN, a 6x6 adaptive average pool before the
   classifier (so any input from 63x63 works), dropout *before* fc6 and fc7 (pytorch/vision#549).
   224x224x3: T 61,100,840.
-* "cifar": the project's CIFAR AlexNet (spec section 16): torchvision's widths, conv1 padded by 5,
+* "cifar": a CIFAR AlexNet: torchvision's widths, conv1 padded by 5,
   2x2/2 max-pools, one linear layer from the 256 features. 32x32x3, 10 classes: T 2,472,266.
 """
 
 import dataclasses
 
 import keras
+import numpy as np
 
 from kcnn.layers import LocalResponseNormalization
-from kcnn.models._common import (
-    chain,
-    check_common_args,
-    check_dropout,
-    check_variant,
-    classifier_head,
-    finish_model,
-    image_input,
-)
+from kcnn.models import initializers
+from kcnn.models._build import build_model
+from kcnn.models._common import chain, check_dropout
 from kcnn.models._registry import VariantSpec, register
-from kcnn.models.features import with_stages
 from kcnn.weights.sets import torchvision_weights
 
 
@@ -80,35 +74,66 @@ ALEXNET_VARIANTS = {
     ),
 }
 
+# torchvision's AlexNet: features.{0,3,6,8,10} are conv1..conv5, classifier.{1,4,6} fc6, fc7 and
+# the classifier (its Dropout and ReLU modules hold the other indices).
+TORCHVISION_RULES = (
+    (r"features\.0", lambda m: "conv1", "conv"),
+    (r"features\.3", lambda m: "conv2", "conv"),
+    (r"features\.6", lambda m: "conv3", "conv"),
+    (r"features\.8", lambda m: "conv4", "conv"),
+    (r"features\.10", lambda m: "conv5", "conv"),
+    (r"classifier\.1", lambda m: "fc6", ("flatten_dense", 256)),
+    (r"classifier\.4", lambda m: "fc7", "dense"),
+    (r"classifier\.6", lambda m: "predictions", "dense"),
+)
+
+
+def _normal_001(rng, path, shape):
+    return initializers.normal(rng, shape, 0.01)
+
+
+def _paper_bias(rng, path, shape, fan_in, conv):
+    ones = path.rpartition("/")[2] in ("conv2", "conv4", "conv5", "fc6", "fc7")
+    return np.full(shape, 1.0 if ones else 0.0)
+
+
+# Krizhevsky et al. 2012, section 5: every weight N(0, 0.01); biases 1 in conv2, conv4, conv5 and
+# the hidden dense layers fc6, fc7, else 0.
+PAPER_INIT = initializers.Scheme(
+    name="alexnet-paper", conv=_normal_001, dense=_normal_001, bias=_paper_bias
+)
+
 # Declarations (kcnn.models.spec("alexnet").variant(...)); min_input: the smallest input whose
-# pool5 is at least 1x1.
+# pool5 is at least 1x1. Feature stages (layer, stride, channels): the paper's LRN outputs (the
+# first two convolutions elsewhere), then conv5 and pool5.
+_TORCHVISION_STAGES = (("conv1", 4, 64), ("conv2", 8, 192), ("conv5", 16, 256), ("pool5", 32, 256))
 ALEXNET_DECLARATIONS = {
     "paper": VariantSpec(
         default_input=(227, 227, 3),
         min_input=67,
         source="Krizhevsky et al. 2012, NIPS",
-        initializer="alexnet-paper",
+        stages=(("norm1", 4, 96), ("norm2", 8, 256), ("conv5", 16, 256), ("pool5", 32, 256)),
+        initializer=PAPER_INIT,
+        params=60_965_224,
+        macs=724_406_816,
     ),
     "torchvision": VariantSpec(
         default_input=(224, 224, 3),
         min_input=63,
         source="torchvision alexnet (One weird trick, arXiv:1404.5997)",
         weights=(torchvision_weights("alexnet-owt-7be5be79.pth", 56.522, 79.066),),
-        initializer="torch-default",
+        stages=_TORCHVISION_STAGES,
+        initializer=initializers.TORCH_DEFAULT,
+        torchvision_rules=TORCHVISION_RULES,
+        params=61_100_840,
     ),
     "cifar": VariantSpec(
-        default_input=(32, 32, 3), min_input=29, source="the project's source notes (spec 16)"
+        default_input=(32, 32, 3),
+        min_input=29,
+        source="CIFAR AlexNet: torchvision's widths, 2x2 pools, one linear classifier",
+        stages=_TORCHVISION_STAGES,
+        params=2_726_696,  # with the default 1000 classes; 2,472,266 with 10
     ),
-}
-# Feature stages (layer, stride, channels): the paper's LRN outputs, then conv5 and pool5.
-_TORCHVISION_STAGES = [("conv1", 4, 64), ("conv2", 8, 192), ("conv5", 16, 256), ("pool5", 32, 256)]
-ALEXNET_DECLARATIONS = {
-    "paper": with_stages(
-        ALEXNET_DECLARATIONS["paper"],
-        [("norm1", 4, 96), ("norm2", 8, 256), ("conv5", 16, 256), ("pool5", 32, 256)],
-    ),
-    "torchvision": with_stages(ALEXNET_DECLARATIONS["torchvision"], _TORCHVISION_STAGES),
-    "cifar": with_stages(ALEXNET_DECLARATIONS["cifar"], _TORCHVISION_STAGES),
 }
 
 # The paper's LRN setting (section 3.3): k=2, n=5 (depth_radius 2), alpha=1e-4, beta=0.75.
@@ -173,33 +198,45 @@ def alexnet_top(variant, dropout):
     return layers
 
 
+def _alexnet(network, declared, common, *, variant, groups, dropout):
+    row = ALEXNET_VARIANTS[variant]
+    groups = row.groups if groups is None else groups
+    if groups not in (1, 2) or isinstance(groups, bool):
+        raise ValueError(
+            f"`{network}`: `groups` must be 1 or 2 (the paper's two towers); received {groups!r}"
+        )
+    if not row.dropout_after:
+        if dropout not in (None, 0, 0.0):
+            raise ValueError(
+                f"`{network}`: the 'cifar' variant has no dropout (a single linear classifier); "
+                f"received dropout={dropout!r}"
+            )
+    else:
+        dropout = check_dropout(network, 0.5 if dropout is None else dropout)
+    image, x = common.input(network, declared, head_sizes=row.head_sizes)
+    x = chain(x, alexnet_features(row, groups))
+    return common.output(image, x, network, top=alexnet_top(row, dropout))
+
+
 @register(
     family="alexnet",
     source="Krizhevsky et al. 2012, NIPS; torchvision alexnet",
     variants=ALEXNET_DECLARATIONS,
 )
 def alexnet(
-    *,
-    variant="paper",
-    groups=None,
-    dropout=None,
-    num_classes=1000,
-    input_shape=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    input_tensor=None,
-    weights=None,
-    name=None,
+    *, variant=None, groups=None, dropout=None, num_classes=1000, input_shape=None,
+    include_top=True, pooling=None, classifier_activation="softmax", input_tensor=None,
+    weights=None, name=None, initializer="keras", include_preprocessing=False,
 ):
     """AlexNet, Krizhevsky et al. 2012: the paper's two-tower net, torchvision's, or a CIFAR one.
 
-    1000 classes: "paper" (227x227x3) T 60,965,224, with `groups=1` 62,378,344; "torchvision"
-    (224x224x3) T 61,100,840. "cifar" (32x32x3, 10 classes) T 2,472,266. No batch norm, so the
+    1000 classes (`kcnn list` gives the counts): "paper" (227x227x3) with `groups=1` 62,378,344
+    trainable parameters. "cifar" (32x32x3, 10 classes) T 2,472,266. No batch norm, so the
     Keras total equals T.
 
     Args:
-        variant: "paper", "torchvision" or "cifar", a row of `ALEXNET_VARIANTS`.
+        variant: "paper", "torchvision" or "cifar", a row of `ALEXNET_VARIANTS`; None: "paper",
+            or the variant that has `weights`.
         groups: 1 or 2, the towers of conv2, conv4 and conv5 (Keras `Conv2D(groups=...)`).
             None: the variant's (2 for "paper", 1 otherwise).
         dropout: the rate of the two classifier dropouts; None: 0.5 ("paper", "torchvision").
@@ -214,43 +251,12 @@ def alexnet(
         classifier_activation: activation of `predictions` (None for logits), computed in float32
             under mixed precision.
         input_tensor: optional Keras tensor to build the model on.
-        weights: None, or a path to a `.weights.h5` file to load.
+        weights: None, a path to a `.weights.h5` file, or a published set's name ("imagenet",
+            "torchvision"); other `num_classes` load all but the classifier.
         name: the model's name (default "alexnet").
+        initializer: "keras" (the layers' own initialisers), "source" (the variant's declared
+            scheme) or a scheme of `kcnn.models.initializers`.
+        include_preprocessing: put the weight set's preprocessing in the model as its first
+            layers, so that it takes RGB images with values 0-255 (default False).
     """
-    network = "alexnet"
-    row = ALEXNET_VARIANTS[check_variant(network, variant, tuple(ALEXNET_VARIANTS))]
-    declared = ALEXNET_DECLARATIONS[variant]
-    groups = row.groups if groups is None else groups
-    if groups not in (1, 2) or isinstance(groups, bool):
-        raise ValueError(
-            f"`{network}`: `groups` must be 1 or 2 (the paper's two towers); received {groups!r}"
-        )
-    if not row.dropout_after:
-        if dropout not in (None, 0, 0.0):
-            raise ValueError(
-                f"`{network}`: the 'cifar' variant has no dropout (a single linear classifier); "
-                f"received dropout={dropout!r}"
-            )
-    else:
-        dropout = check_dropout(network, 0.5 if dropout is None else dropout)
-    check_common_args(
-        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
-    )
-    image, x = image_input(
-        network,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=declared.default_input,
-        min_size=declared.min_input,
-        head_sizes=row.head_sizes if include_top else None,
-    )
-    x = chain(x, alexnet_features(row, groups))
-    outputs = classifier_head(
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        top=alexnet_top(row, dropout),
-    )
-    return finish_model(image, outputs, name=name or network, weights=weights)
+    return build_model("alexnet", locals(), _alexnet)

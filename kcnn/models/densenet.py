@@ -13,17 +13,11 @@ import dataclasses
 import keras
 
 from kcnn.layers import BatchNormalization, DenseBlock, TransitionBlock
-from kcnn.models._common import (
-    chain,
-    check_common_args,
-    check_variant,
-    classifier_head,
-    finish_model,
-    forwards_to,
-    image_input,
-)
+from kcnn.models import initializers
+from kcnn.models._build import build_model
+from kcnn.models._common import chain
+from kcnn.models._docs import document
 from kcnn.models._registry import VariantSpec, register
-from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 
@@ -45,7 +39,7 @@ DENSENET_CONFIGS = {
     "densenet201": DenseNetConfig(growth_rate=32, block_sizes=(6, 12, 48, 32), init_features=64),
 }
 
-BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5 (spec section 14)
+BN_EPSILON = 1.001e-5  # keras.applications' DenseNet; torchvision uses 1e-5
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -66,80 +60,14 @@ DENSENET_VARIANTS = {
     "torchvision": DenseNetVariant(
         stem="imagenet", concat_order="append", bn_epsilon=1e-5, bn_momentum=0.9
     ),
-    # The project's source notes (spec 16): 3x3 conv of 2k channels, no BN after it, no max-pool;
+    # The CIFAR form: 3x3 conv of 2k channels, no BN after it, no max-pool;
     # new features before the input.
     "cifar": DenseNetVariant(stem="cifar", concat_order="prepend"),
 }
 
-# Declarations: ImageNet 224x224, at least 29 (spec 13; keras.applications enforces 32): 29 -> 15
+# Declarations: ImageNet 224x224, at least 29 (keras.applications enforces 32): 29 -> 15
 # -> 8 -> 4 -> 2 -> 1; CIFAR 32x32, at least 8 (three 2x2/2 transitions). "imagenet" is the
 # keras.applications layout and takes its weights; "torchvision" takes torchvision's.
-_CIFAR_VARIANT = VariantSpec(
-    default_input=(32, 32, 3), min_input=8, source="the project's source notes (spec 16)"
-)
-
-
-def _densenet_declarations(torchvision, keras=None):
-    """{variant: VariantSpec} of an ImageNet DenseNet: torchvision's (file, acc@1, acc@5) and
-    keras.applications' (file stem, (top, no-top) MD5s, acc@1, acc@5) where it has one."""
-    imagenet = ()
-    if keras:
-        stem, hashes, top1, top5 = keras
-        keras = keras_weights("densenet", stem, hashes, top1, top5, mode="torch", terms="densenet")
-        imagenet = (keras,)
-    return {
-        "imagenet": VariantSpec(
-            default_input=(224, 224, 3),
-            min_input=29,
-            source="keras.applications densenet layout",
-            weights=imagenet,
-        ),
-        "torchvision": VariantSpec(
-            default_input=(224, 224, 3),
-            min_input=29,
-            source="torchvision densenet",
-            weights=(torchvision_weights(*torchvision),),
-            initializer="torchvision-densenet",
-        ),
-        "cifar": _CIFAR_VARIANT,
-    }
-
-
-DENSENET_DECLARATIONS = {
-    "densenet121": _densenet_declarations(
-        ("densenet121-a639ec97.pth", 74.434, 91.972),
-        (
-            "densenet121_weights_tf_dim_ordering_tf_kernels",
-            ("9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
-            75.0,
-            92.3,
-        ),
-    ),
-    "densenet161": _densenet_declarations(("densenet161-8d451a50.pth", 77.138, 93.560)),
-    "densenet169": _densenet_declarations(
-        ("densenet169-b2777c0a.pth", 75.600, 92.806),
-        (
-            "densenet169_weights_tf_dim_ordering_tf_kernels",
-            ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
-            76.2,
-            93.2,
-        ),
-    ),
-    "densenet201": _densenet_declarations(
-        ("densenet201-c1103571.pth", 76.896, 93.370),
-        (
-            "densenet201_weights_tf_dim_ordering_tf_kernels",
-            ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
-            77.3,
-            93.6,
-        ),
-    ),
-}
-DENSENET_BC_VARIANT = VariantSpec(
-    default_input=(32, 32, 3), min_input=4, source="Huang et al. 2017, section 4.2"
-)
-
-
 def densenet_stages(config, stride):
     """Feature stages (layer, stride, channels): dense blocks `conv2`.. (each transition halves
     the channels), the last one through `relu`; the first at `stride`, doubling."""
@@ -152,25 +80,139 @@ def densenet_stages(config, stride):
     return stages
 
 
-def _with_densenet_stages(network, table):
+# torchvision's published DenseNet files keep the old names `norm.1`, `conv.1`, `norm.2`, `conv.2`
+# (torchvision renames them on loading); today's modules are `norm1`, `conv1`, `norm2`, `conv2`.
+DENSE_LAYER = r"features\.denseblock(\d+)\.denselayer(\d+)\."
+TORCHVISION_RULES = (
+    (r"features\.conv0", lambda m: "conv1_conv", "conv"),
+    (r"features\.norm0", lambda m: "conv1_bn", "bn"),
+    # denseblockD.denselayerL: kcnn's dense block conv{D+1}, layer L; norm1 conv1 norm2 conv2.
+    (DENSE_LAYER + r"norm\.?1", lambda m: f"conv{int(m[1]) + 1}/block{m[2]}_0_bn", "bn"),
+    (DENSE_LAYER + r"conv\.?1", lambda m: f"conv{int(m[1]) + 1}/block{m[2]}_1_conv", "conv"),
+    (DENSE_LAYER + r"norm\.?2", lambda m: f"conv{int(m[1]) + 1}/block{m[2]}_1_bn", "bn"),
+    (DENSE_LAYER + r"conv\.?2", lambda m: f"conv{int(m[1]) + 1}/block{m[2]}_2_conv", "conv"),
+    # transitionT follows dense block T: kcnn's transition pool{T+1}.
+    (r"features\.transition(\d+)\.norm", lambda m: f"pool{int(m[1]) + 1}/bn", "bn"),
+    (r"features\.transition(\d+)\.conv", lambda m: f"pool{int(m[1]) + 1}/conv", "conv"),
+    (r"features\.norm5", lambda m: "bn", "bn"),
+    (r"classifier", lambda m: "predictions", "dense"),
+)
+KERAS_TERMS = "the authors' weights (liuzhuang13/DenseNet), keras.applications: BSD 3-Clause"
+
+
+def _dense_zero_bias(rng, path, shape, fan_in, conv):
+    if conv:
+        return initializers.torch_uniform(rng, shape, fan_in)
+    return initializers.zero_bias(rng, path, shape, fan_in, conv)
+
+
+# torchvision's densenet.py: kaiming_normal_ (fan_in) convolutions, Linear weight PyTorch's
+# default and bias 0.
+TORCHVISION_INIT = initializers.Scheme(
+    name="torchvision-densenet",
+    conv=initializers.he_fan_in,
+    dense=initializers.torch_default,
+    bias=_dense_zero_bias,
+)
+
+# Trainable parameters of the default calls (1000 classes): ImageNet layouts, CIFAR stem; and the
+# multiply-accumulates of the default call (`kcnn.analysis.profile`).
+DENSENET_PARAMS = {
+    "densenet121": (7_978_856, 7_971_048, 2_834_161_664),
+    "densenet161": (28_681_000, 28_669_288, 7_727_907_072),
+    "densenet169": (14_149_480, 14_141_672, 3_359_843_328),
+    "densenet201": (20_013_928, 20_006_120, 4_291_365_888),
+}
+
+
+def _densenet_declarations(network, torchvision, keras=None):
+    """{variant: VariantSpec} of an ImageNet DenseNet: torchvision's (file, acc@1, acc@5) and
+    keras.applications' (file stem, (top, no-top) MD5s, acc@1, acc@5) where it has one."""
     config = DENSENET_CONFIGS[network]
-    # The CIFAR stem: 2k channels.
-    cifar = dataclasses.replace(config, init_features=2 * config.growth_rate)
-    stem = [("conv1_relu", 2, config.init_features)]
+    imagenet_stages = (("conv1_relu", 2, config.init_features), *densenet_stages(config, 4))
+    params, cifar_params, macs = DENSENET_PARAMS[network]
+    imagenet = ()
+    if keras:
+        stem, hashes, top1, top5 = keras
+        keras = keras_weights("densenet", stem, hashes, top1, top5, mode="torch", terms=KERAS_TERMS)
+        imagenet = (keras,)
     return {
-        key: with_stages(
-            v, densenet_stages(cifar, 1) if key == "cifar" else stem + densenet_stages(config, 4)
-        )
-        for key, v in table.items()
+        "imagenet": VariantSpec(
+            default_input=(224, 224, 3),
+            min_input=29,
+            source="keras.applications densenet layout",
+            weights=imagenet,
+            stages=imagenet_stages,
+            params=params,
+            macs=macs,
+        ),
+        "torchvision": VariantSpec(
+            default_input=(224, 224, 3),
+            min_input=29,
+            source="torchvision densenet",
+            weights=(torchvision_weights(*torchvision),),
+            stages=imagenet_stages,
+            initializer=TORCHVISION_INIT,
+            torchvision_rules=TORCHVISION_RULES,
+            params=params,
+        ),
+        "cifar": VariantSpec(  # a 3x3 stem conv of 2k channels
+            default_input=(32, 32, 3),
+            min_input=8,
+            source="CIFAR DenseNet: a 3x3 stem of 2k channels, no max-pool",
+            stages=densenet_stages(
+                dataclasses.replace(config, init_features=2 * config.growth_rate), 1
+            ),
+            params=cifar_params,
+        ),
     }
 
 
 DENSENET_DECLARATIONS = {
-    net: _with_densenet_stages(net, table) for net, table in DENSENET_DECLARATIONS.items()
+    "densenet121": _densenet_declarations(
+        "densenet121",
+        ("densenet121-a639ec97.pth", 74.434, 91.972),
+        (
+            "densenet121_weights_tf_dim_ordering_tf_kernels",
+            ("9d60b8095a5708f2dcce2bca79d332c7", "30ee3e1110167f948a6b9946edeeb738"),
+            75.0,
+            92.3,
+        ),
+    ),
+    "densenet161": _densenet_declarations("densenet161", ("densenet161-8d451a50.pth", 77.138, 93.560)),
+    "densenet169": _densenet_declarations(
+        "densenet169",
+        ("densenet169-b2777c0a.pth", 75.600, 92.806),
+        (
+            "densenet169_weights_tf_dim_ordering_tf_kernels",
+            ("d699b8f76981ab1b30698df4c175e90b", "b8c4d4c20dd625c148057b9ff1c1176b"),
+            76.2,
+            93.2,
+        ),
+    ),
+    "densenet201": _densenet_declarations(
+        "densenet201",
+        ("densenet201-c1103571.pth", 76.896, 93.370),
+        (
+            "densenet201_weights_tf_dim_ordering_tf_kernels",
+            ("1ceb130c1ea1b78c3bf6114dbdfd8807", "c13680b51ded0fb44dff2d8f86ac8bb1"),
+            77.3,
+            93.6,
+        ),
+    ),
 }
+
+
 # DenseNet-BC-100, k=12, the default; another depth or growth rate sizes its stages differently.
 BC_100 = DenseNetConfig(growth_rate=12, block_sizes=(16, 16, 16), init_features=24)
-DENSENET_BC_VARIANT = with_stages(DENSENET_BC_VARIANT, densenet_stages(BC_100, 1))
+DENSENET_BC_VARIANT = VariantSpec(
+    default_input=(32, 32, 3),
+    min_input=4,
+    source="Huang et al. 2017, section 4.2",
+    stages=densenet_stages(BC_100, 1),
+    params=769_162,
+    macs=287_929_692,
+)
 
 
 def densenet_stem(kind, filters, bn_epsilon=BN_EPSILON, bn_momentum=0.99):
@@ -206,192 +248,90 @@ def dense_stages(
     return layers
 
 
-def _densenet(
-    network,
-    config,
-    variant,
-    declared,
-    *,
-    num_classes=1000,
-    input_shape=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    input_tensor=None,
-    weights=None,
-    name=None,
-    bn_size=4,
-    compression=0.5,
-    dropout_rate=0.0,
-):
-    """Build a DenseNet from a `DenseNetConfig` row and a `DenseNetVariant` row.
+def _densenet(network, declared, common, config, variant, *, bn_size, compression, dropout_rate):
+    """Build a DenseNet from a `DenseNetConfig` row and a `DenseNetVariant` row: the stem, dense
+    blocks and transitions, BN and ReLU, then the head (`avg_pool` and `predictions`)."""
+    image, x = common.input(network, declared)
+    bn = {"bn_epsilon": variant.bn_epsilon, "bn_momentum": variant.bn_momentum}
+    x = chain(x, densenet_stem(variant.stem, config.init_features, **bn))
+    blocks = dense_stages(
+        config.block_sizes,
+        config.growth_rate,
+        compression=compression,
+        bn_size=bn_size,
+        dropout_rate=dropout_rate,
+        concat_order=variant.concat_order,
+        **bn,
+    )
+    x = chain(x, blocks)
+    norm = BatchNormalization(epsilon=variant.bn_epsilon, momentum=variant.bn_momentum, name="bn")
+    x = chain(x, [norm, keras.layers.Activation("relu", name="relu")])
+    return common.output(image, x, network, top=[keras.layers.GlobalAveragePooling2D(name="avg_pool")])
 
-    `declared` is the variant's `VariantSpec` (default and minimum input). The arguments after it
-    are those of every public DenseNet builder:
 
-    Args:
-        num_classes: classes of the classifier (default 1000).
-        input_shape: (height, width, 3) or with None sizes; default: the variant's input
-            (224x224x3 or 32x32x3). Height and width must be at least the variant's minimum.
-        include_top: build the classifier (global average pool `avg_pool` and `predictions`).
-        pooling: without the top, None (4-D features after `relu`), "avg" or "max".
-        classifier_activation: activation of `predictions` (None for logits); it is computed in
-            float32 under mixed precision.
-        input_tensor: optional Keras tensor to build the model on.
-        weights: None, or a path to a `.weights.h5` file to load.
-        name: the model's name (default: the network's, e.g. "densenet121").
+def _table_densenet(network, declared, common, *, variant, **options):
+    """DenseNet-121/161/169/201 in the layout of `variant` (a row of `DENSENET_VARIANTS`)."""
+    config, row = DENSENET_CONFIGS[network], DENSENET_VARIANTS[variant]
+    return _densenet(network, declared, common, config, row, **options)
+
+
+_SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvision densenet"
+_OPTIONS = """\
         bn_size: bottleneck width factor; the 1x1 convolutions have bn_size * k filters (4).
         compression: theta, the fraction of channels each transition keeps (0.5).
         dropout_rate: dropout after each dense layer's 3x3 convolution (0, as torchvision; the paper
             used 0.2 on CIFAR without augmentation).
-    """
-    check_common_args(
-        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
+"""
+
+
+def _document(builder, summary, own="", **fields):
+    """`kcnn.models._docs.document` with the DenseNets' head and options."""
+    head = "global average pooling `avg_pool` and `predictions`"
+    return document(
+        builder, summary, own, head=head, features="after `relu`", extra=_OPTIONS, **fields
     )
-    image, x = image_input(
-        network,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=declared.default_input,
-        min_size=declared.min_input,
-    )
-    x = chain(
-        x,
-        densenet_stem(
-            variant.stem,
-            config.init_features,
-            bn_epsilon=variant.bn_epsilon,
-            bn_momentum=variant.bn_momentum,
-        ),
-    )
-    x = chain(
-        x,
-        dense_stages(
-            config.block_sizes,
-            config.growth_rate,
-            compression=compression,
-            bn_size=bn_size,
-            dropout_rate=dropout_rate,
-            concat_order=variant.concat_order,
-            bn_epsilon=variant.bn_epsilon,
-            bn_momentum=variant.bn_momentum,
-        ),
-    )
-    x = chain(
-        x,
-        [
-            BatchNormalization(epsilon=variant.bn_epsilon, momentum=variant.bn_momentum, name="bn"),
-            keras.layers.Activation("relu", name="relu"),
-        ],
-    )
-    outputs = classifier_head(
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        top=[keras.layers.GlobalAveragePooling2D(name="avg_pool")],
-    )
-    return finish_model(image, outputs, name=name or network, weights=weights)
 
 
-def _table_densenet(network, variant, kwargs):
-    row = DENSENET_VARIANTS[check_variant(network, variant, tuple(DENSENET_VARIANTS))]
-    declared = DENSENET_DECLARATIONS[network][variant]
-    return _densenet(network, DENSENET_CONFIGS[network], row, declared, **kwargs)
+def _imagenet_builder(network, summary):
+    """The builder of DenseNet-121/161/169/201 (`network`), registered with its declarations."""
 
+    def builder(
+        *, variant=None, num_classes=1000, input_shape=None, include_top=True, pooling=None,
+        classifier_activation="softmax", input_tensor=None, weights=None, name=None, bn_size=4,
+        compression=0.5, dropout_rate=0.0, initializer="keras", include_preprocessing=False,
+    ):
+        return build_model(network, locals(), _table_densenet)
 
-_SOURCE = "Huang et al. 2017, arXiv:1608.06993; keras.applications and torchvision densenet"
-
-
-@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet121"])
-@forwards_to(_densenet)
-def densenet121(*, variant="imagenet", **kwargs):
-    """DenseNet-121 (k=32, blocks 6, 12, 24, 16), Huang et al. 2017.
-
-    ImageNet, 1000 classes: T 7,978,856, Keras total 8,062,504 (keras.applications DenseNet121,
-    whose weights it takes by name). `variant="cifar"` with 10 classes: T 6,956,298.
-
-    Args:
+    builder.__name__ = builder.__qualname__ = network
+    register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS[network])(builder)
+    own = """\
         variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
             1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
-            input, BN settings).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
-    """
-    return _table_densenet("densenet121", variant, kwargs)
+            input, BN settings); None: "imagenet", or the variant that has `weights`.
+"""
+    shape = "224x224x3 (32x32x3 with 'cifar'), at least 29x29 (8x8 with 'cifar')"
+    return _document(builder, summary, own, shape=shape)
 
 
-@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet161"])
-@forwards_to(_densenet)
-def densenet161(*, variant="imagenet", **kwargs):
-    """DenseNet-161 (k=48, 96 stem filters, blocks 6, 12, 36, 24), torchvision's densenet161.
-
-    ImageNet, 1000 classes: T 28,681,000, Keras total 28,900,936. keras.applications has no
-    DenseNet-161.
-
-    Args:
-        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
-            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
-            input, BN settings).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
-    """
-    return _table_densenet("densenet161", variant, kwargs)
-
-
-@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet169"])
-@forwards_to(_densenet)
-def densenet169(*, variant="imagenet", **kwargs):
-    """DenseNet-169 (k=32, blocks 6, 12, 32, 32), Huang et al. 2017.
-
-    ImageNet, 1000 classes: T 14,149,480, Keras total 14,307,880 (keras.applications DenseNet169).
-
-    Args:
-        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
-            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
-            input, BN settings).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
-    """
-    return _table_densenet("densenet169", variant, kwargs)
-
-
-@register(family="densenet", source=_SOURCE, variants=DENSENET_DECLARATIONS["densenet201"])
-@forwards_to(_densenet)
-def densenet201(*, variant="imagenet", **kwargs):
-    """DenseNet-201 (k=32, blocks 6, 12, 48, 32), Huang et al. 2017.
-
-    ImageNet, 1000 classes: T 20,013,928, Keras total 20,242,984 (keras.applications DenseNet201).
-
-    Args:
-        variant: "imagenet" (keras.applications' BN settings), "torchvision" (torchvision's: eps
-            1e-5, momentum 0.1) or "cifar", a row of `DENSENET_VARIANTS` (stem, concat order,
-            input, BN settings).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_densenet`.
-    """
-    return _table_densenet("densenet201", variant, kwargs)
-
-
-@register(
-    family="densenet",
-    source="Huang et al. 2017, arXiv:1608.06993, section 4.2; liuzhuang13/DenseNet",
-    variants=DENSENET_BC_VARIANT,
+densenet121 = _imagenet_builder(
+    "densenet121",
+    "DenseNet-121 (k=32, blocks 6, 12, 24, 16), Huang et al. 2017 (keras.applications DenseNet121).",
 )
-@forwards_to(_densenet)
-def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
-    """DenseNet-BC for CIFAR (Huang et al. 2017, section 4.2 and Table 2).
+densenet161 = _imagenet_builder(
+    "densenet161",
+    "DenseNet-161 (k=48, 96 stem filters, blocks 6, 12, 36, 24), torchvision's densenet161.",
+)
+densenet169 = _imagenet_builder(
+    "densenet169",
+    "DenseNet-169 (k=32, blocks 6, 12, 32, 32), Huang et al. 2017 (keras.applications DenseNet169).",
+)
+densenet201 = _imagenet_builder(
+    "densenet201",
+    "DenseNet-201 (k=32, blocks 6, 12, 48, 32), Huang et al. 2017 (keras.applications DenseNet201).",
+)
 
-    Three dense blocks of (depth - 4) / 6 bottleneck layers on 32x32, 16x16 and 8x8 maps, a 3x3 stem
-    conv of 2k channels (no BN after it), transitions with compression 0.5, new features appended
-    (the paper's Torch code). L=100, k=12, 10 classes: T 769,162, Keras total 793,150 (paper: 0.8M);
-    100 classes: T 800,032. Input 32x32x3 by default, at least 4x4.
 
-    Args:
-        depth: L, the paper's depth; (L - 4) must be a positive multiple of 6 (100, 250, 190, ...).
-        growth_rate: k (12, 24 or 40 in the paper).
-        num_classes: classes of the classifier (10 for CIFAR-10, 100 for CIFAR-100).
-        **kwargs: input_shape, include_top, pooling, classifier_activation, input_tensor, weights,
-            name, bn_size, compression, dropout_rate; see `_densenet`.
-    """
-    network = "densenet_bc"
+def _densenet_bc(network, declared, common, *, depth, growth_rate, **options):
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
         raise ValueError(
             f"`{network}`: `depth` must be 6n + 4 with n >= 1 (e.g. 100, 190, 250); received depth={depth!r}"
@@ -406,4 +346,33 @@ def densenet_bc(*, depth=100, growth_rate=12, num_classes=10, **kwargs):
         init_features=2 * growth_rate,
     )
     row = DenseNetVariant(stem="cifar", concat_order="append")
-    return _densenet(network, config, row, DENSENET_BC_VARIANT, num_classes=num_classes, **kwargs)
+    return _densenet(network, declared, common, config, row, **options)
+
+
+@register(
+    family="densenet",
+    source="Huang et al. 2017, arXiv:1608.06993, section 4.2; liuzhuang13/DenseNet",
+    variants=DENSENET_BC_VARIANT,
+)
+def densenet_bc(
+    *, depth=100, growth_rate=12, num_classes=10, input_shape=None, include_top=True,
+    pooling=None, classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+    bn_size=4, compression=0.5, dropout_rate=0.0, initializer="keras", include_preprocessing=False,
+):
+    return build_model("densenet_bc", locals(), _densenet_bc)
+
+
+_document(
+    densenet_bc,
+    """DenseNet-BC for CIFAR (Huang et al. 2017, section 4.2 and Table 2).
+
+    Three dense blocks of (depth - 4) / 6 bottleneck layers on 32x32, 16x16 and 8x8 maps, a 3x3 stem
+    conv of 2k channels (no BN after it), transitions with compression 0.5, new features appended
+    (the paper's Torch code). L=100, k=12 (paper: 0.8M).""",
+    """\
+        depth: L, the paper's depth; (L - 4) must be a positive multiple of 6 (100, 250, 190, ...).
+        growth_rate: k (12, 24 or 40 in the paper).
+""",
+    classes="10; 100 for CIFAR-100",
+    shape="32x32x3, at least 4x4",
+)

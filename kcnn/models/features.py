@@ -1,7 +1,7 @@
 """Multi-scale feature extractors from any registered network, for detection and segmentation heads.
 
 Every network variant declares its stage outputs in its `VariantSpec.stages` (timm's
-`feature_info`, KerasHub's `pyramid_outputs`): `Stage(name, stride, channels)`, the layer whose
+`feature_info`, KerasHub's `pyramid_outputs`): `FeatureStage(name, stride, channels)`, the layer whose
 output ends the stage, its effective stride in input pixels and its channels, from fine to coarse.
 
     >>> import kcnn
@@ -10,20 +10,10 @@ output ends the stage, its effective stride in input pixels and its channels, fr
     >>> c3, c4, c5 = kcnn.models.features("resnet50", stages=[-3, -2, -1]).outputs
 """
 
-import collections
-import dataclasses
-
 import keras
 
 from kcnn.models._registry import get, names
 from kcnn.models._registry import spec as model_spec
-
-Stage = collections.namedtuple("Stage", "name stride channels")
-
-
-def with_stages(declaration, stages):
-    """`declaration` (a `VariantSpec`) with feature `stages`, each `(name, stride, channels)`."""
-    return dataclasses.replace(declaration, stages=tuple(Stage(*s) for s in stages))
 
 
 def features(name_or_model, stages=None, **builder_kwargs):
@@ -40,7 +30,7 @@ def features(name_or_model, stages=None, **builder_kwargs):
 
     Returns:
         A `keras.Model` on the network's input whose outputs are the chosen stages' outputs; its
-        `stages` attribute lists their `Stage` records. The layers (and weights) are the
+        `stages` attribute lists their `FeatureStage` records. The layers (and weights) are the
         network's own.
 
     Raises:

@@ -1,6 +1,6 @@
 """GoogLeNet / Inception v1 (Szegedy et al., "Going Deeper with Convolutions", CVPR 2015,
 arXiv:1409.4842), as the paper and BVLC's Caffe model define it, as torchvision builds it, and the
-CIFAR form of the project's source notes (spec section 16).
+CIFAR form (no stem downsampling).
 
 The body is the paper's Table 1: `GOOGLENET_MODULES` holds one row per Inception module (the same
 numbers as torchvision's `Inception(...)` calls), with `pool3` / `pool4` marker rows. A variant row
@@ -26,17 +26,11 @@ import keras
 from kcnn.layers.batch_norm import BatchNormalization
 from kcnn.layers.inception import AuxiliaryClassifier, InceptionModule
 from kcnn.layers.normalization import LocalResponseNormalization
+from kcnn.models import initializers
 from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, check_aux_loss_weight, finish_with_aux
-from kcnn.models._common import (
-    chain,
-    check_common_args,
-    check_dropout,
-    check_variant,
-    classifier_head,
-    image_input,
-)
+from kcnn.models._build import build_model
+from kcnn.models._common import chain, check_dropout
 from kcnn.models._registry import VariantSpec, register
-from kcnn.models.features import with_stages
 from kcnn.weights.sets import torchvision_weights
 
 # Paper Table 1: (name, #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj); "pool3"/"pool4" are
@@ -90,7 +84,7 @@ GOOGLENET_VARIANTS = {
         bn_momentum=0.9,
         aux_adaptive_pool=True,
     ),
-    # The project's notes (spec 16): 3x3 stem conv of 192 with bias, conv bias + BN (PyTorch's eps
+    # The CIFAR form: 3x3 stem conv of 192 with bias, conv bias + BN (PyTorch's eps
     # 1e-5, momentum 0.1) everywhere, two 3x3 convs in the "5x5" branch, no stem pools, 3x3/2 pad-1
     # pools, no dropout.
     "cifar": GoogLeNetVariant(
@@ -104,35 +98,77 @@ GOOGLENET_VARIANTS = {
     ),
 }
 
+GOOGLENET_BRANCHES = {
+    "branch1": "1x1",
+    "branch2.0": "3x3_reduce",
+    "branch2.1": "3x3",
+    "branch3.0": "5x5_reduce",
+    "branch3.1": "5x5",
+    "branch4.1": "pool_proj",  # branch4.0 is the max-pool
+}
+GOOGLENET_STEM = {"conv1": "conv1", "conv2": "conv2_reduce", "conv3": "conv2"}
+
+TORCHVISION_RULES = (
+    # BasicConv2d units: <unit>.conv and <unit>.bn are kcnn's <layer> and <layer>_bn.
+    (r"(conv[123])\.conv", lambda m: GOOGLENET_STEM[m[1]], "conv"),
+    (r"(conv[123])\.bn", lambda m: f"{GOOGLENET_STEM[m[1]]}_bn", "bn"),
+    (
+        r"(inception\d[a-e])\.(branch1|branch[23]\.[01]|branch4\.1)\.conv",
+        lambda m: f"{m[1]}/{GOOGLENET_BRANCHES[m[2]]}",
+        "conv",
+    ),
+    (
+        r"(inception\d[a-e])\.(branch1|branch[23]\.[01]|branch4\.1)\.bn",
+        lambda m: f"{m[1]}/{GOOGLENET_BRANCHES[m[2]]}_bn",
+        "bn",
+    ),
+    (r"(aux[12])\.conv\.conv", lambda m: f"{m[1]}/conv", "conv"),
+    (r"(aux[12])\.conv\.bn", lambda m: f"{m[1]}/conv_bn", "bn"),
+    (r"(aux[12])\.fc1", lambda m: f"{m[1]}/fc", ("flatten_dense", 128)),
+    (r"(aux[12])\.fc2", lambda m: f"{m[1]}/predictions", "dense"),
+    (r"fc", lambda m: "predictions", "dense"),
+)
+
+
+def _truncated_001(rng, path, shape):
+    return initializers.normal(rng, shape, 0.01, bound=2.0)
+
+
+# torchvision's googlenet.py: conv and Linear weights N(0, 0.01) truncated to [-2, 2] (absolute
+# bounds, as torchvision calls trunc_normal_), Linear bias PyTorch's default.
+TORCHVISION_INIT = initializers.Scheme(
+    name="torchvision-googlenet", conv=_truncated_001, dense=_truncated_001
+)
+
 # Declarations: paper 224x224, at least 31 (pool4 3x3/2 needs a 2x2 grid: 31 -> 16 -> 8 -> 4 -> 2
 # -> 1); torchvision at least 15 (its min_size); CIFAR 32x32, any size (all downsampling rounds up).
+# Feature stages (layer, stride, channels): the stem's last unit, then inception3b, 4e and 5b.
+_MODULE_STAGES = (("inception3b", 8, 480), ("inception4e", 16, 832), ("inception5b", 32, 1024))
 GOOGLENET_DECLARATIONS = {
     "paper": VariantSpec(
-        default_input=(224, 224, 3), min_input=31, source="Szegedy et al. 2014; BVLC bvlc_googlenet"
+        default_input=(224, 224, 3),
+        min_input=31,
+        source="Szegedy et al. 2014; BVLC bvlc_googlenet",
+        stages=(("conv1", 2, 64), ("norm2", 4, 192), *_MODULE_STAGES),
+        params=6_998_552,
+        macs=1_582_671_872,
     ),
     "torchvision": VariantSpec(
         default_input=(224, 224, 3),
         min_input=15,
         source="torchvision googlenet",
         weights=(torchvision_weights("googlenet-1378be20.pth", 69.778, 89.530, mode="tf"),),
-        initializer="torchvision-googlenet",
+        initializer=TORCHVISION_INIT,
+        torchvision_rules=TORCHVISION_RULES,
+        stages=(("conv1_relu", 2, 64), ("conv2_relu", 4, 192), *_MODULE_STAGES),
+        params=6_624_904,
     ),
-    "cifar": VariantSpec(
-        default_input=(32, 32, 3), min_input=1, source="the project's source notes (spec 16)"
-    ),
-}
-# Feature stages (layer, stride, channels): the stem's last unit, then inception3b, 4e and 5b.
-_MODULE_STAGES = [("inception3b", 8, 480), ("inception4e", 16, 832), ("inception5b", 32, 1024)]
-GOOGLENET_DECLARATIONS = {
-    "paper": with_stages(
-        GOOGLENET_DECLARATIONS["paper"], [("conv1", 2, 64), ("norm2", 4, 192), *_MODULE_STAGES]
-    ),
-    "torchvision": with_stages(
-        GOOGLENET_DECLARATIONS["torchvision"],
-        [("conv1_relu", 2, 64), ("conv2_relu", 4, 192), *_MODULE_STAGES],
-    ),
-    "cifar": with_stages(  # no stem downsampling: strides 1, 2, 4
-        GOOGLENET_DECLARATIONS["cifar"], [(n, s // 8, c) for n, s, c in _MODULE_STAGES]
+    "cifar": VariantSpec(  # no stem downsampling: strides 1, 2, 4
+        default_input=(32, 32, 3),
+        min_input=1,
+        source="CIFAR GoogLeNet: no stem downsampling",
+        stages=tuple((n, s // 8, c) for n, s, c in _MODULE_STAGES),
+        params=7_181_000,
     ),
 }
 
@@ -219,37 +255,71 @@ def _check_aux_grid(network, tap, x, adaptive):
         )
 
 
+def _googlenet(
+    network, declared, common, *, variant, aux_logits, dropout, aux_loss_weight
+):
+    v = GOOGLENET_VARIANTS[variant]
+    if aux_logits and not common.include_top:
+        raise ValueError(
+            f"`{network}`: aux_logits=True needs include_top=True (the side heads are classifiers)"
+        )
+    aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
+    rate = check_dropout(network, v.dropout if dropout is None else dropout)
+    image, x = common.input(network, declared)
+    x = chain(x, googlenet_stem(v))
+    aux = []
+    for layer in inception_modules(v):
+        x = layer(x)
+        if aux_logits and layer.name in AUX_TAPS:
+            _check_aux_grid(network, layer.name, x, v.aux_adaptive_pool)
+            head = AuxiliaryClassifier(
+                common.num_classes,
+                variant="googlenet",
+                batch_norm=v.batch_norm,
+                conv_bias=v.conv_bias,
+                adaptive_pool=v.aux_adaptive_pool,
+                classifier_activation=common.classifier_activation,
+                bn_epsilon=v.bn_epsilon,
+                bn_momentum=v.bn_momentum,
+                name=AUX_TAPS[layer.name],
+            )
+            aux.append(head(x))
+    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    if rate > 0:
+        top.append(keras.layers.Dropout(rate, name="dropout"))
+    return finish_with_aux(
+        image,
+        common.head(x, top=top),
+        aux,
+        name=common.name or network,
+        weights=common.weights,
+        aux_loss_weight=aux_loss_weight,
+    )
+
+
 @register(
     family="googlenet",
     source="Szegedy et al. 2014, arXiv:1409.4842; BVLC bvlc_googlenet; torchvision googlenet",
     variants=GOOGLENET_DECLARATIONS,
 )
 def googlenet(
-    *,
-    variant="paper",
-    aux_logits=False,
-    dropout=None,
-    aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
-    num_classes=1000,
-    input_shape=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    input_tensor=None,
-    weights=None,
-    name=None,
+    *, variant=None, aux_logits=False, dropout=None, aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
+    num_classes=1000, input_shape=None, include_top=True, pooling=None,
+    classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+    initializer="keras", include_preprocessing=False,
 ):
     """GoogLeNet (Inception v1), Szegedy et al. 2014: the paper/BVLC, torchvision or CIFAR variant.
 
-    1000 classes at 224x224: paper T 6,998,552 (with both aux heads 13,378,280; no BN, so this is
-    also the Keras total); torchvision T 6,624,904 / Keras total 6,639,464 (with aux T 13,004,888 /
-    total 13,019,960). CIFAR variant, 10 classes at 32x32: T 6,166,250. Deviations from the paper
+    1000 classes at 224x224 (`kcnn list` gives the counts): the paper's with both aux heads T
+    13,378,280 (no BN, so this is also the Keras total); torchvision's Keras total 6,639,464 (with
+    aux T 13,004,888 / total 13,019,960). CIFAR variant, 10 classes at 32x32: T 6,166,250. Deviations from the paper
     of the torchvision variant (3x3 "5x5" branch, BN, 2x2 maxpool4, dropout 0.2) are torchvision's;
     ceil-mode pooling is reproduced exactly (see the module docstring).
 
     Args:
         variant: "paper" (BVLC: conv biases, LRN, true 5x5, no BN; min input 31), "torchvision"
-            (min input 15) or "cifar" (32x32 default input, any size): a row of `GOOGLENET_VARIANTS`.
+            (min input 15) or "cifar" (32x32 default input, any size): a row of `GOOGLENET_VARIANTS`;
+            None: "paper", or the variant that has `weights`.
         aux_logits: add the two side classifiers `aux1` (after inception4a) and `aux2` (after
             inception4d). The model is then an `AuxiliaryOutputsModel`: in training it returns
             [main, aux1, aux2] and trains on main_loss + aux_loss_weight * (aux1_loss + aux2_loss)
@@ -266,56 +336,12 @@ def googlenet(
         classifier_activation: activation of `predictions` and of the side heads (None for logits);
             computed in float32 under mixed precision.
         input_tensor: optional Keras tensor to build the model on.
-        weights: None, or a path to a `.weights.h5` file to load.
+        weights: None, a path to a `.weights.h5` file, or a published set's name ("imagenet",
+            "torchvision"); other `num_classes` load all but the classifier.
         name: the model's name (default "googlenet").
+        initializer: "keras" (the layers' own initialisers), "source" (the variant's declared
+            scheme) or a scheme of `kcnn.models.initializers`.
+        include_preprocessing: put the weight set's preprocessing in the model as its first
+            layers, so that it takes RGB images with values 0-255 (default False).
     """
-    network = "googlenet"
-    v = GOOGLENET_VARIANTS[check_variant(network, variant, tuple(GOOGLENET_VARIANTS))]
-    check_common_args(
-        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
-    )
-    if aux_logits and not include_top:
-        raise ValueError(
-            f"`{network}`: aux_logits=True needs include_top=True (the side heads are classifiers)"
-        )
-    aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
-    rate = check_dropout(network, v.dropout if dropout is None else dropout)
-    image, x = image_input(
-        network,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=GOOGLENET_DECLARATIONS[variant].default_input,
-        min_size=GOOGLENET_DECLARATIONS[variant].min_input,
-    )
-    x = chain(x, googlenet_stem(v))
-    aux = []
-    for layer in inception_modules(v):
-        x = layer(x)
-        if aux_logits and layer.name in AUX_TAPS:
-            _check_aux_grid(network, layer.name, x, v.aux_adaptive_pool)
-            head = AuxiliaryClassifier(
-                num_classes,
-                variant="googlenet",
-                batch_norm=v.batch_norm,
-                conv_bias=v.conv_bias,
-                adaptive_pool=v.aux_adaptive_pool,
-                classifier_activation=classifier_activation,
-                bn_epsilon=v.bn_epsilon,
-                bn_momentum=v.bn_momentum,
-                name=AUX_TAPS[layer.name],
-            )
-            aux.append(head(x))
-    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
-    if rate > 0:
-        top.append(keras.layers.Dropout(rate, name="dropout"))
-    outputs = classifier_head(
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        top=top,
-    )
-    return finish_with_aux(
-        image, outputs, aux, name=name or network, weights=weights, aux_loss_weight=aux_loss_weight
-    )
+    return build_model("googlenet", locals(), _googlenet)

@@ -25,17 +25,11 @@ from kcnn.layers.inception import (
     InceptionReductionA,
     InceptionReductionB,
 )
+from kcnn.models import initializers
 from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, check_aux_loss_weight, finish_with_aux
-from kcnn.models._common import (
-    chain,
-    check_common_args,
-    check_dropout,
-    check_variant,
-    classifier_head,
-    image_input,
-)
+from kcnn.models._build import build_model
+from kcnn.models._common import chain, check_dropout
 from kcnn.models._registry import VariantSpec, register
-from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 # (name, block class, block arguments); torchvision's Mixed_5b..Mixed_7c in the same order.
@@ -80,6 +74,53 @@ INCEPTION_V3_VARIANTS = {
     ),
 }
 
+# torchvision's Mixed_5b ... Mixed_7c are keras.applications' (and kcnn's) mixed0 ... mixed10.
+TORCHVISION_MIXED = {
+    name: f"mixed{i}"
+    for i, name in enumerate(
+        ["5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"]
+    )
+}
+
+TORCHVISION_RULES = (
+    # Stem units Conv2d_1a_3x3 ... are kcnn's conv_1a_3x3 ... (lower case).
+    (r"Conv2d_(\w+)\.conv", lambda m: f"conv_{m[1]}", "conv"),
+    (r"Conv2d_(\w+)\.bn", lambda m: f"conv_{m[1]}_bn", "bn"),
+    (
+        r"Mixed_(\d[a-e])\.(branch\w+)\.conv",
+        lambda m: f"{TORCHVISION_MIXED[m[1]]}/{m[2]}",
+        "conv",
+    ),
+    (
+        r"Mixed_(\d[a-e])\.(branch\w+)\.bn",
+        lambda m: f"{TORCHVISION_MIXED[m[1]]}/{m[2]}_bn",
+        "bn",
+    ),
+    (r"AuxLogits\.(conv[01])\.conv", lambda m: f"aux/{m[1]}", "conv"),
+    (r"AuxLogits\.(conv[01])\.bn", lambda m: f"aux/{m[1]}_bn", "bn"),
+    (r"AuxLogits\.fc", lambda m: "aux/predictions", "dense"),
+    (r"fc", lambda m: "predictions", "dense"),
+)
+
+
+# Feature stages (layer, stride, channels): the stem's two grids, then mixed2, mixed7, mixed10.
+STAGES = (
+    ("conv_2b_3x3_relu", 2, 64),
+    ("conv_4a_3x3_relu", 4, 192),
+    ("mixed2", 8, 288),
+    ("mixed7", 16, 768),
+    ("mixed10", 32, 2048),
+)
+def _truncated(rng, path, shape):
+    """torchvision's inception.py: N(0, 0.1) truncated to [-2, 2], except AuxLogits' conv1 (0.01)
+    and fc (0.001)."""
+    std = {"aux/conv1": 0.01, "aux/predictions": 0.001}.get(path, 0.1)
+    return initializers.normal(rng, shape, std, bound=2.0)
+
+
+TORCHVISION_INIT = initializers.Scheme(
+    name="torchvision-inception_v3", conv=_truncated, dense=_truncated
+)
 # Declarations: 299x299x3, at least 75x75 (keras.applications' enforced minimum, also the
 # architectural one); the aux head needs 299 (`AUX_MIN_INPUT`, checked by the builder).
 INCEPTION_V3_DECLARATIONS = {
@@ -87,6 +128,9 @@ INCEPTION_V3_DECLARATIONS = {
         default_input=(299, 299, 3),
         min_input=75,
         source="keras.applications InceptionV3",
+        stages=STAGES,
+        params=23_817_352,
+        macs=5_713_216_096,
         weights=(
             keras_weights(
                 "inception_v3",
@@ -95,7 +139,7 @@ INCEPTION_V3_DECLARATIONS = {
                 77.9,
                 93.7,
                 mode="tf",
-                terms="inception_v3",
+                terms="keras.applications InceptionV3: Apache License 2.0 (tensorflow/models)",
                 crop=299,
             ),
         ),
@@ -104,24 +148,16 @@ INCEPTION_V3_DECLARATIONS = {
         default_input=(299, 299, 3),
         min_input=75,
         source="torchvision inception_v3 (ported from TensorFlow)",
+        stages=STAGES,
+        params=23_834_568,
         weights=(
             torchvision_weights(
                 "inception_v3_google-0cc3c7bd.pth", 77.294, 93.450, crop=299, resize=342, mode="tf"
             ),
         ),
-        initializer="torchvision-inception_v3",
+        initializer=TORCHVISION_INIT,
+        torchvision_rules=TORCHVISION_RULES,
     ),
-}
-# Feature stages (layer, stride, channels): the stem's two grids, then mixed2, mixed7, mixed10.
-_STAGES = [
-    ("conv_2b_3x3_relu", 2, 64),
-    ("conv_4a_3x3_relu", 4, 192),
-    ("mixed2", 8, 288),
-    ("mixed7", 16, 768),
-    ("mixed10", 32, 2048),
-]
-INCEPTION_V3_DECLARATIONS = {
-    key: with_stages(v, _STAGES) for key, v in INCEPTION_V3_DECLARATIONS.items()
 }
 
 
@@ -161,38 +197,68 @@ def modules(v, rows=INCEPTION_V3_MODULES):
     return layers
 
 
+def _inception_v3(
+    network, declared, common, *, variant, aux_logits, dropout, aux_loss_weight
+):
+    v = INCEPTION_V3_VARIANTS[variant]
+    if aux_logits and not common.include_top:
+        raise ValueError(
+            f"`{network}`: aux_logits=True needs include_top=True (the side head is a classifier)"
+        )
+    aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
+    rate = check_dropout(network, v.dropout if dropout is None else dropout)
+    image, x = common.input(network, declared, min_size=AUX_MIN_INPUT if aux_logits else None)
+    x = chain(x, stem(v))
+    aux = []
+    for layer in modules(v):
+        x = layer(x)
+        if aux_logits and layer.name == AUX_TAP:
+            head = AuxiliaryClassifier(
+                common.num_classes,
+                variant="inception_v3",
+                classifier_activation=common.classifier_activation,
+                bn_scale=v.bn_scale,
+                bn_epsilon=v.bn_epsilon,
+                bn_momentum=v.bn_momentum,
+                name="aux",
+            )
+            aux.append(head(x))
+    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    if rate > 0:
+        top.append(keras.layers.Dropout(rate, name="dropout"))
+    return finish_with_aux(
+        image,
+        common.head(x, top=top),
+        aux,
+        name=common.name or network,
+        weights=common.weights,
+        aux_loss_weight=aux_loss_weight,
+    )
+
+
 @register(
     family="inception",
     source="Szegedy et al. 2015, arXiv:1512.00567; keras.applications and torchvision inception_v3",
     variants=INCEPTION_V3_DECLARATIONS,
 )
 def inception_v3(
-    *,
-    variant="keras",
-    aux_logits=False,
-    dropout=None,
-    aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
-    num_classes=1000,
-    input_shape=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    input_tensor=None,
-    weights=None,
-    name=None,
+    *, variant=None, aux_logits=False, dropout=None, aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
+    num_classes=1000, input_shape=None, include_top=True, pooling=None,
+    classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+    initializer="keras", include_preprocessing=False,
 ):
     """Inception v3, Szegedy et al. 2015: keras.applications' or torchvision's form.
 
-    1000 classes at 299x299: `variant="keras"` T 23,817,352 / Keras total 23,851,784 (equal to
-    keras.applications.InceptionV3, whose weights it takes by order); `variant="torchvision"` T
-    23,834,568 / total 23,869,000, and with `aux_logits=True` T 27,161,264 / total 27,197,488
+    1000 classes at 299x299 (`kcnn list` gives the trainable counts): `variant="keras"` Keras
+    total 23,851,784 (equal to keras.applications.InceptionV3, whose weights it takes by order);
+    `variant="torchvision"` total 23,869,000, and with `aux_logits=True` T 27,161,264 / total 27,197,488
     (torchvision's `num_params`). The smallest input is 75x75 (keras.applications' enforced minimum,
     also the architectural one); with the aux head, 299x299.
 
     Args:
         variant: "keras" (BN without gamma, momentum 0.99, no dropout) or "torchvision" (BN with
             gamma, momentum 0.9, padding-counting average pools, dropout 0.5): a row of
-            `INCEPTION_V3_VARIANTS`.
+            `INCEPTION_V3_VARIANTS`; None: "keras", or the variant that has `weights`.
         aux_logits: add torchvision's side head `aux` after mixed7 (17x17x768). The model is then
             an `AuxiliaryOutputsModel`: [main, aux] in training, trained on main_loss +
             aux_loss_weight * aux_loss with the one compiled loss; the main output only at
@@ -209,53 +275,12 @@ def inception_v3(
         classifier_activation: activation of `predictions` and of the side head (None for
             logits); computed in float32 under mixed precision.
         input_tensor: optional Keras tensor to build the model on.
-        weights: None, or a path to a `.weights.h5` file to load.
+        weights: None, a path to a `.weights.h5` file, or a published set's name ("imagenet",
+            "torchvision", "keras"); other `num_classes` load all but the classifier.
         name: the model's name (default "inception_v3").
+        initializer: "keras" (the layers' own initialisers), "source" (the variant's declared
+            scheme) or a scheme of `kcnn.models.initializers`.
+        include_preprocessing: put the weight set's preprocessing in the model as its first
+            layers, so that it takes RGB images with values 0-255 (default False).
     """
-    network = "inception_v3"
-    v = INCEPTION_V3_VARIANTS[check_variant(network, variant, tuple(INCEPTION_V3_VARIANTS))]
-    check_common_args(
-        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
-    )
-    if aux_logits and not include_top:
-        raise ValueError(
-            f"`{network}`: aux_logits=True needs include_top=True (the side head is a classifier)"
-        )
-    aux_loss_weight = check_aux_loss_weight(network, aux_loss_weight)
-    rate = check_dropout(network, v.dropout if dropout is None else dropout)
-    image, x = image_input(
-        network,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=INCEPTION_V3_DECLARATIONS[variant].default_input,
-        min_size=AUX_MIN_INPUT if aux_logits else INCEPTION_V3_DECLARATIONS[variant].min_input,
-    )
-    x = chain(x, stem(v))
-    aux = []
-    for layer in modules(v):
-        x = layer(x)
-        if aux_logits and layer.name == AUX_TAP:
-            head = AuxiliaryClassifier(
-                num_classes,
-                variant="inception_v3",
-                classifier_activation=classifier_activation,
-                bn_scale=v.bn_scale,
-                bn_epsilon=v.bn_epsilon,
-                bn_momentum=v.bn_momentum,
-                name="aux",
-            )
-            aux.append(head(x))
-    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
-    if rate > 0:
-        top.append(keras.layers.Dropout(rate, name="dropout"))
-    outputs = classifier_head(
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        top=top,
-    )
-    return finish_with_aux(
-        image, outputs, aux, name=name or network, weights=weights, aux_loss_weight=aux_loss_weight
-    )
+    return build_model("inception_v3", locals(), _inception_v3)

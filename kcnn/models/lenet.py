@@ -1,5 +1,5 @@
 """LeNet-5 (LeCun, Bottou, Bengio, Haffner, "Gradient-Based Learning Applied to Document
-Recognition", Proc. IEEE 1998, section II-B; spec section 1).
+Recognition", Proc. IEEE 1998, section II-B).
 
 Three variants, one row each of `LENET_VARIANTS`:
 
@@ -21,16 +21,9 @@ import dataclasses
 import keras
 
 from kcnn.layers import EuclideanRBF, PartialConv2D, Subsampling, scaled_tanh
-from kcnn.models._common import (
-    chain,
-    check_common_args,
-    check_variant,
-    classifier_head,
-    finish_model,
-    image_input,
-)
+from kcnn.models._build import build_model
+from kcnn.models._common import chain
 from kcnn.models._registry import VariantSpec, register
-from kcnn.models.features import with_stages
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -49,20 +42,27 @@ LENET_VARIANTS = {
 }
 # Declarations. Smallest inputs: the feature extractor ends at s4 (16: 12 -> 6 -> 2 -> 1; 12 for
 # d2l's padded C1). With the top, the 400-feature Flatten (or the original's 5x5 C5) needs exactly
-# the default size.
+# the default size. Feature stages (layer, stride, channels), the same in every variant.
+STAGES = (("c1", 1, 6), ("c3", 2, 16), ("s4", 4, 16))
 LENET_DECLARATIONS = {
     "modern": VariantSpec(
-        default_input=(32, 32, 1), min_input=16, source="LeNet-5 with ReLU and max-pooling"
+        default_input=(32, 32, 1),
+        min_input=16,
+        source="LeNet-5 with ReLU and max-pooling",
+        stages=STAGES,
+        params=61_706,
+        macs=416_520,
     ),
     "original": VariantSpec(
-        default_input=(32, 32, 1), min_input=16, source="LeCun et al. 1998, section II-B"
+        default_input=(32, 32, 1),
+        min_input=16,
+        source="LeCun et al. 1998, section II-B",
+        stages=STAGES,
+        params=60_000,
     ),
-    "d2l": VariantSpec(default_input=(28, 28, 1), min_input=12, source="d2l lenet"),
-}
-# Feature stages (layer, stride, channels), the same in every variant.
-LENET_DECLARATIONS = {
-    key: with_stages(v, [("c1", 1, 6), ("c3", 2, 16), ("s4", 4, 16)])
-    for key, v in LENET_DECLARATIONS.items()
+    "d2l": VariantSpec(
+        default_input=(28, 28, 1), min_input=12, source="d2l lenet", stages=STAGES, params=61_706
+    ),
 }
 
 
@@ -109,27 +109,36 @@ def original_head(num_classes, classifier_activation):
     ]
 
 
+def _lenet5(network, declared, common, *, variant):
+    row = LENET_VARIANTS[variant]
+    side = declared.default_input[0]
+    image, x = common.input(network, declared, head_sizes=(side, side))
+    x = chain(x, lenet_features(row))
+    if common.include_top and variant == "original":
+        outputs = chain(x, original_head(common.num_classes, common.classifier_activation))
+        return common.finish(image, outputs, network)
+    top = [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(120, activation=row.activation, name="c5"),
+        keras.layers.Dense(84, activation=row.activation, name="f6"),
+    ]
+    return common.output(image, x, network, top=top)
+
+
 @register(
     family="lenet",
     source="LeCun et al. 1998, Proc. IEEE 86(11), section II-B",
     variants=LENET_DECLARATIONS,
 )
 def lenet5(
-    *,
-    variant="modern",
-    num_classes=10,
-    input_shape=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    input_tensor=None,
-    weights=None,
-    name=None,
+    *, variant="modern", num_classes=10, input_shape=None, include_top=True, pooling=None,
+    classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+    initializer="keras", include_preprocessing=False,
 ):
     """LeNet-5, LeCun et al. 1998, in its paper form or the tutorial forms.
 
-    32x32x1, 10 classes: "modern" T 61,706 (62,006 with 3 channels); "original" T 60,000 and 840
-    fixed RBF centres (Keras total 60,840); "d2l" (28x28x1) T 61,706.
+    32x32x1, 10 classes ("d2l": 28x28x1); "modern" has 62,006 trainable parameters with 3
+    channels; "original" has 840 fixed RBF centres besides its trainable ones.
 
     The original's output layer is the RBF: y_i = sum_j (x_j - w_ij)^2, the squared distance of
     F6's 84 outputs to class i's fixed +-1 centre (the 7x12 digit bitmaps of
@@ -151,37 +160,8 @@ def lenet5(
         input_tensor: optional Keras tensor to build the model on.
         weights: None, or a path to a `.weights.h5` file to load.
         name: the model's name (default "lenet5").
+        initializer: "keras" (the layers' own initialisers), "source" (the same here) or a
+            scheme of `kcnn.models.initializers`.
+        include_preprocessing: there are no published weights, so only False.
     """
-    network = "lenet5"
-    row = LENET_VARIANTS[check_variant(network, variant, tuple(LENET_VARIANTS))]
-    check_common_args(
-        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
-    )
-    declared = LENET_DECLARATIONS[variant]
-    side = declared.default_input[0]
-    image, x = image_input(
-        network,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=declared.default_input,
-        min_size=declared.min_input,
-        head_sizes=(side, side) if include_top else None,
-    )
-    x = chain(x, lenet_features(row))
-    if include_top and variant == "original":
-        outputs = chain(x, original_head(num_classes, classifier_activation))
-    else:
-        top = [
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(120, activation=row.activation, name="c5"),
-            keras.layers.Dense(84, activation=row.activation, name="f6"),
-        ]
-        outputs = classifier_head(
-            x,
-            include_top=include_top,
-            pooling=pooling,
-            num_classes=num_classes,
-            classifier_activation=classifier_activation,
-            top=top,
-        )
-    return finish_model(image, outputs, name=name or network, weights=weights)
+    return build_model("lenet5", locals(), _lenet5)

@@ -15,17 +15,11 @@ import dataclasses
 import keras
 
 from kcnn.layers import BatchNormalization, BottleneckBlock, ResidualBlock
-from kcnn.models._common import (
-    chain,
-    check_common_args,
-    check_variant,
-    classifier_head,
-    finish_model,
-    forwards_to,
-    image_input,
-)
+from kcnn.models import initializers
+from kcnn.models._build import build_model
+from kcnn.models._common import chain, check_variant
+from kcnn.models._docs import document
 from kcnn.models._registry import VariantSpec, register
-from kcnn.models.features import with_stages
 from kcnn.weights.sets import keras_weights, torchvision_weights
 
 
@@ -47,110 +41,7 @@ RESNET_STAGES = {
     "resnet152": ResNetStages(block="bottleneck", repeats=(3, 8, 36, 3)),
 }
 
-# Declarations: the variants each depth has and their weights (kcnn.models.spec("resnet50")
-# .variant("keras")). Every size from 1x1 up works (all downsampling rounds up). keras.applications
-# has no ResNet-18/34, so those have no "keras" variant. torchvision's V1 weights (He et al.'s
-# recipe) are `weights="imagenet"`; its V2 (a 2021 recipe, +4.7 points) is "torchvision_v2".
-_CIFAR_VARIANT = VariantSpec(
-    default_input=(32, 32, 3), min_input=1, source="the project's source notes (spec 16)"
-)
-
-
-def _torchvision_resnet(v1, v2=None):
-    """torchvision's V1 file (acc@1, acc@5) and, for ResNet-50/101/152, its V2 file."""
-    weights = [torchvision_weights(*v1)]
-    if v2:
-        weights.append(
-            torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe")
-        )
-    source = "torchvision resnet (v1.5: stride on the 3x3)"
-    return VariantSpec(
-        default_input=(224, 224, 3),
-        min_input=1,
-        source=source,
-        weights=tuple(weights),
-        initializer="torchvision-resnet",
-    )
-
-
-def _keras_resnet(depth, hashes, top1, top5):
-    """keras.applications' ResNet{depth}: its file stem, (top, no-top) MD5s, published accuracy."""
-    stem = f"resnet{depth}_weights_tf_dim_ordering_tf_kernels"
-    weights = keras_weights("resnet", stem, hashes, top1, top5, mode="caffe", terms="resnet")
-    return VariantSpec(
-        default_input=(224, 224, 3),
-        min_input=1,
-        source=f"keras.applications ResNet{depth} (Caffe v1)",
-        weights=(weights,),
-    )
-
-
-RESNET_DECLARATIONS = {
-    "resnet18": {
-        "torchvision": _torchvision_resnet(("resnet18-f37072fd.pth", 69.758, 89.078)),
-        "cifar": _CIFAR_VARIANT,
-    },
-    "resnet34": {
-        "torchvision": _torchvision_resnet(("resnet34-b627a593.pth", 73.314, 91.420)),
-        "cifar": _CIFAR_VARIANT,
-    },
-    "resnet50": {
-        "torchvision": _torchvision_resnet(
-            ("resnet50-0676ba61.pth", 76.130, 92.862), ("resnet50-11ad3fa6.pth", 80.858, 95.434)
-        ),
-        "keras": _keras_resnet(
-            50,
-            ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
-            74.9,
-            92.1,
-        ),
-        "cifar": _CIFAR_VARIANT,
-    },
-    "resnet101": {
-        "torchvision": _torchvision_resnet(
-            ("resnet101-63fe2227.pth", 77.374, 93.546), ("resnet101-cd907fc2.pth", 81.886, 95.780)
-        ),
-        "keras": _keras_resnet(
-            101,
-            ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
-            76.4,
-            92.8,
-        ),
-        "cifar": _CIFAR_VARIANT,
-    },
-    "resnet152": {
-        "torchvision": _torchvision_resnet(
-            ("resnet152-394f9c45.pth", 78.312, 94.046), ("resnet152-f82ba261.pth", 82.284, 96.002)
-        ),
-        "keras": _keras_resnet(
-            152,
-            ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
-            76.6,
-            93.1,
-        ),
-        "cifar": _CIFAR_VARIANT,
-    },
-}
-CIFAR_RESNET_VARIANT = VariantSpec(
-    default_input=(32, 32, 3),
-    min_input=1,
-    source="He et al. 2015, section 4.2",
-    initializer="kaiming",
-)
-PREACT_VARIANT = VariantSpec(
-    default_input=(32, 32, 3), min_input=1, source="He et al. 2016, KaimingHe/resnet-1k-layers"
-)
-WIDE_RESNET_VARIANT = VariantSpec(
-    default_input=(32, 32, 3), min_input=1, source="Zagoruyko & Komodakis 2016"
-)
-
-
 IMAGENET_WIDTHS = (64, 128, 256, 512)  # block filters per stage (a bottleneck outputs 4x)
-
-# CIFAR ResNets (section 4.2): depth 6n + 2 with n basic blocks per stage on 16, 32, 64 filters.
-CIFAR_RESNET_DEPTHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
-CIFAR_WIDTHS = (16, 32, 64)
-
 
 def _stage_outputs(repeats, channels, stride):
     """Feature stages (layer, stride, channels): each stage's last block, the stride doubling."""
@@ -166,10 +57,180 @@ def _imagenet_stages(network, variant):
     return [("conv1_relu", 2, 64), *_stage_outputs(stages.repeats, widths, 4)]
 
 
-RESNET_DECLARATIONS = {
-    net: {key: with_stages(v, _imagenet_stages(net, key)) for key, v in table.items()}
-    for net, table in RESNET_DECLARATIONS.items()
+# Declarations: the variants each depth has and their weights (kcnn.models.spec("resnet50")
+# .variant("keras")). Every size from 1x1 up works (all downsampling rounds up).
+# torchvision's resnet state dict: module path -> (kcnn layer path, kind), see kcnn.weights.torchvision.
+TORCHVISION_RULES = (
+    (r"conv1", lambda m: "conv1_conv", "conv"),
+    (r"bn1", lambda m: "conv1_bn", "bn"),
+    # layerS.B.convK / bnK: block B of stage S is kcnn's conv{S+1}_block{B+1}, sublayer K.
+    (
+        r"layer(\d+)\.(\d+)\.conv(\d)",
+        lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}/{m[3]}_conv",
+        "conv",
+    ),
+    (
+        r"layer(\d+)\.(\d+)\.bn(\d)",
+        lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}/{m[3]}_bn",
+        "bn",
+    ),
+    (
+        r"layer(\d+)\.(\d+)\.downsample\.0",
+        lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}/0_conv",
+        "conv",
+    ),
+    (
+        r"layer(\d+)\.(\d+)\.downsample\.1",
+        lambda m: f"conv{int(m[1]) + 1}_block{int(m[2]) + 1}/0_bn",
+        "bn",
+    ),
+    (r"fc", lambda m: "predictions", "dense"),
+)
+
+
+# torchvision's resnet.py: kaiming_normal_(fan_out, relu) convolutions, PyTorch's default Linear.
+TORCHVISION_INIT = initializers.Scheme(
+    name="torchvision-resnet", conv=initializers.he_fan_out, dense=initializers.torch_default
+)
+
+
+def _torchvision_resnet(depth, params, v1, v2=None, *, macs=None, v1_resize=256):
+    """torchvision's layout of ResNet `depth` with its V1 file (acc@1, acc@5) and, for
+    ResNet-50/101/152 and the wider ResNets, its V2 file."""
+    weights = [torchvision_weights(*v1, resize=v1_resize)]
+    if v2:
+        weights.append(
+            torchvision_weights(*v2, resize=232, name="torchvision_v2", note="V2 recipe")
+        )
+    source = "torchvision resnet (v1.5: stride on the 3x3)"
+    return VariantSpec(
+        default_input=(224, 224, 3),
+        min_input=1,
+        source=source,
+        weights=tuple(weights),
+        stages=_imagenet_stages(depth, "torchvision"),
+        initializer=TORCHVISION_INIT,
+        torchvision_rules=TORCHVISION_RULES,
+        params=params,
+        macs=macs,
+    )
+
+
+KERAS_TERMS = "Kaiming He's weights, ported by keras.applications: MIT licence"
+
+
+def _cifar_stem_resnet(depth, params):
+    """ResNet `depth`'s blocks on a CIFAR stem: a 3x3/1 conv, no max-pool, 32x32 input."""
+    return VariantSpec(
+        default_input=(32, 32, 3),
+        min_input=1,
+        source="the ImageNet ResNet on a 3x3/1 stem for 32x32 images",
+        stages=_imagenet_stages(depth, "cifar"),
+        params=params,
+    )
+
+
+def _keras_resnet(network, params, hashes, top1, top5):
+    """keras.applications' ResNet: (top, no-top) MD5s of its files, its published accuracy."""
+    stem = f"{network}_weights_tf_dim_ordering_tf_kernels"
+    weights = keras_weights("resnet", stem, hashes, top1, top5, mode="caffe", terms=KERAS_TERMS)
+    return VariantSpec(
+        default_input=(224, 224, 3),
+        min_input=1,
+        source=f"keras.applications ResNet{network[6:]} (Caffe v1)",
+        weights=(weights,),
+        stages=_imagenet_stages(network, "keras"),
+        params=params,
+    )
+
+
+def _resnet_declarations(network, *, v1, params, macs, v2=None, keras=None):
+    """{variant: VariantSpec} of ResNet-18 ... 152 from a row of `RESNET_FACTS`."""
+    table = {"torchvision": _torchvision_resnet(network, params[0], v1, v2, macs=macs)}
+    if keras:
+        table["keras"] = _keras_resnet(network, params[1], *keras)
+    table["cifar"] = _cifar_stem_resnet(network, params[2])
+    return table
+
+
+# What was published for ResNet-18 ... 152: torchvision's V1 files (file, acc@1, acc@5, He et al.'s
+# recipe, `weights="imagenet"`) and V2 files (a 2021 recipe, "torchvision_v2"), keras.applications'
+# files (MD5s of the top and no-top files, acc@1, acc@5; keras.applications has no ResNet-18/34),
+# the trainable parameters of the default calls (torchvision, keras, cifar layouts) and the
+# multiply-accumulates of the default call (`kcnn.analysis.profile`).
+RESNET_FACTS = {
+    "resnet18": dict(
+        v1=("resnet18-f37072fd.pth", 69.758, 89.078), params=(11_689_512, None, 11_173_962),
+        macs=1_814_073_344,
+    ),
+    "resnet34": dict(
+        v1=("resnet34-b627a593.pth", 73.314, 91.420), params=(21_797_672, None, 21_282_122),
+        macs=3_663_761_408,
+    ),
+    "resnet50": dict(
+        v1=("resnet50-0676ba61.pth", 76.130, 92.862),
+        v2=("resnet50-11ad3fa6.pth", 80.858, 95.434),
+        keras=(("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"), 74.9, 92.1),
+        params=(25_557_032, 25_583_592, 23_520_842),
+        macs=4_089_184_256,
+    ),
+    "resnet101": dict(
+        v1=("resnet101-63fe2227.pth", 77.374, 93.546),
+        v2=("resnet101-cd907fc2.pth", 81.886, 95.780),
+        keras=(("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"), 76.4, 92.8),
+        params=(44_549_160, 44_601_832, 42_512_970),
+        macs=7_801_405_440,
+    ),
+    "resnet152": dict(
+        v1=("resnet152-394f9c45.pth", 78.312, 94.046),
+        v2=("resnet152-f82ba261.pth", 82.284, 96.002),
+        keras=(("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"), 76.6, 93.1),
+        params=(60_192_808, 60_268_520, 58_156_618),
+        macs=11_513_626_624,
+    ),
 }
+RESNET_DECLARATIONS = {net: _resnet_declarations(net, **row) for net, row in RESNET_FACTS.items()}
+
+
+# CIFAR ResNets (section 4.2): depth 6n + 2 with n basic blocks per stage on 16, 32, 64 filters.
+CIFAR_RESNET_DEPTHS = {"resnet20": 3, "resnet32": 5, "resnet44": 7, "resnet56": 9, "resnet110": 18}
+CIFAR_WIDTHS = (16, 32, 64)
+CIFAR_RESNET_PARAMS = {  # trainable parameters with 10 classes, multiply-accumulates
+    "resnet20": (269_722, 40_551_040),
+    "resnet32": (464_154, 68_862_592),
+    "resnet44": (658_586, 97_174_144),
+    "resnet56": (853_018, 125_485_696),
+    "resnet110": (1_727_962, 252_887_680),
+}
+CIFAR_RESNET_DECLARATIONS = {
+    net: VariantSpec(
+        default_input=(32, 32, 3),
+        min_input=1,
+        source="He et al. 2015, section 4.2",
+        stages=_stage_outputs((n,) * 3, CIFAR_WIDTHS, 1),
+        initializer=initializers.KAIMING,
+        params=CIFAR_RESNET_PARAMS[net][0],
+        macs=CIFAR_RESNET_PARAMS[net][1],
+    )
+    for net, n in CIFAR_RESNET_DEPTHS.items()
+}
+PREACT_VARIANT = VariantSpec(
+    default_input=(32, 32, 3),
+    min_input=1,
+    source="He et al. 2016, KaimingHe/resnet-1k-layers",
+    stages=(("conv2_block18", 1, 64), ("conv3_block18", 2, 128), ("post_relu", 4, 256)),
+    params=1_703_258,
+    macs=247_646_720,
+)
+# WRN-28-10, the default; another depth or width names and sizes its stages differently.
+WIDE_RESNET_VARIANT = VariantSpec(
+    default_input=(32, 32, 3),
+    min_input=1,
+    source="Zagoruyko & Komodakis 2016",
+    stages=(("conv2_block4", 1, 160), ("conv3_block4", 2, 320), ("post_relu", 4, 640)),
+    params=36_479_194,
+    macs=5_243_328_768,
+)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -195,7 +256,7 @@ class ResNetLayout:
     num_classes: int = 1000
 
 
-# Variants of the ImageNet ResNets, as changes to the torchvision layout (spec sections 7.1, 16).
+# Variants of the ImageNet ResNets, as changes to the torchvision layout.
 RESNET_VARIANTS = {
     # torchvision: no conv bias, stride on the 3x3 ("ResNet v1.5"), BN eps 1e-5, momentum 0.1
     # (Keras 0.9), He initialisation.
@@ -210,7 +271,7 @@ RESNET_VARIANTS = {
         "bn_momentum": 0.99,
         "kernel_initializer": "glorot_uniform",
     },
-    # The project's source notes (spec 16): a 3x3/1 stem conv, no max-pool, 32x32 input, 10 classes.
+    # The CIFAR form: a 3x3/1 stem conv, no max-pool, 32x32 input, 10 classes.
     "cifar": {"stem": "cifar", "num_classes": 10},
 }
 
@@ -228,7 +289,7 @@ def resnet_stem(layout):
         conv = keras.layers.Conv2D(
             layout.stem_filters, 3, padding="same", name="conv1_conv", **conv_options
         )
-        # Pre-activation: the first block's preact_bn/preact_relu follow the bare conv (spec 7.3).
+        # Pre-activation: the first block's preact_bn/preact_relu follow the bare conv (He et al. 2016).
         return [conv] if layout.preactivation else [conv, *bn_relu]
     return [
         keras.layers.ZeroPadding2D(3, name="conv1_pad"),
@@ -266,106 +327,41 @@ def resnet_stages(layout):
     return layers
 
 
-def _resnet(
-    network,
-    layout,
-    declared,
-    *,
-    num_classes=None,
-    input_shape=None,
-    include_top=True,
-    pooling=None,
-    classifier_activation="softmax",
-    input_tensor=None,
-    weights=None,
-    name=None,
-    zero_init_residual=None,
-):
-    """Build a ResNet from a `ResNetLayout`.
-
-    `declared` is the variant's `VariantSpec` (default and minimum input). The arguments after
-    it are those of every public ResNet builder:
-
-    Args:
-        num_classes: classes of the classifier (default: 1000 for the ImageNet layouts, 10 for the
-            CIFAR ones).
-        input_shape: (height, width, channels), or with None sizes; default 224x224x3 (ImageNet
-            layouts) or 32x32x3 (CIFAR). Every size from 1x1 up works (all downsampling rounds up).
-        include_top: build the classifier (global average pool `avg_pool` and `predictions`).
-        pooling: without the top, None (4-D features of the last block, or of `post_relu`),
-            "avg" or "max".
-        classifier_activation: activation of `predictions` (None for logits); it is computed in
-            float32 under mixed precision.
-        input_tensor: optional Keras tensor to build the model on.
-        weights: None, or a path to a `.weights.h5` file to load.
-        name: the model's name (default: the network's, e.g. "resnet50").
-        zero_init_residual: start every block's residual branch at zero (its last BN gamma, or
-            in pre-activation blocks its last convolution kernel), so that a fresh network is a
-            chain of shortcuts (Goyal et al. 2017; torchvision's option, off by default there and
-            here, as in the papers). It changes only the initial values. Worth turning on for
-            float16 inference with an untrained deep ResNet: with He initialisation and BN's
-            initial statistics, activations grow with depth (about 1e9 after ResNet-110's 54
-            blocks) and overflow float16; training (batch statistics) is not affected.
-    """
+def _resnet(network, declared, common, layout, zero_init_residual=None):
+    """Build a ResNet from a `ResNetLayout`: the stem, the stages of blocks, (pre-activation only)
+    `post_bn` and `post_relu`, then the head: global average pooling `avg_pool` and
+    `predictions`. `declared` is the variant's `VariantSpec`, `common` the `CommonOptions`."""
     if zero_init_residual is not None:
         if not isinstance(zero_init_residual, bool):
             raise ValueError(
                 f"`{network}`: `zero_init_residual` must be True or False; received {zero_init_residual!r}"
             )
         layout = dataclasses.replace(layout, zero_init_residual=zero_init_residual)
-    if num_classes is None:
-        num_classes = layout.num_classes
-    check_common_args(
-        network, num_classes=num_classes, include_top=include_top, pooling=pooling, weights=weights
-    )
-    image, x = image_input(
-        network,
-        input_shape=input_shape,
-        input_tensor=input_tensor,
-        default_shape=declared.default_input,
-        min_size=declared.min_input,
-    )
+    if common.num_classes is None:
+        common = dataclasses.replace(common, num_classes=layout.num_classes)
+    image, x = common.input(network, declared)
     x = chain(x, resnet_stem(layout))
     x = chain(x, resnet_stages(layout))
     if layout.preactivation:
-        x = chain(
-            x,
-            [
-                BatchNormalization(
-                    epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="post_bn"
-                ),
-                keras.layers.Activation("relu", name="post_relu"),
-            ],
-        )
-    outputs = classifier_head(
-        x,
-        include_top=include_top,
-        pooling=pooling,
-        num_classes=num_classes,
-        classifier_activation=classifier_activation,
-        top=[keras.layers.GlobalAveragePooling2D(name="avg_pool")],
-    )
-    return finish_model(image, outputs, name=name or network, weights=weights)
+        bn = BatchNormalization(epsilon=layout.bn_epsilon, momentum=layout.bn_momentum, name="post_bn")
+        x = chain(x, [bn, keras.layers.Activation("relu", name="post_relu")])
+    return common.output(image, x, network, top=[keras.layers.GlobalAveragePooling2D(name="avg_pool")])
 
 
-def _imagenet_resnet(network, variant, kwargs):
-    stages, declared = RESNET_STAGES[network], RESNET_DECLARATIONS[network]
-    if variant == "keras" and "keras" not in declared:
-        raise ValueError(
-            f"`{network}`: keras.applications has no {network}, so there is no variant 'keras'; "
-            f"allowed: {', '.join(map(repr, declared))}"
-        )
-    check_variant(network, variant, tuple(declared))
+def _imagenet_resnet(network, declared, common, *, variant, zero_init_residual):
+    """ResNet-18 ... 152 in the layout of `variant` (a row of `RESNET_VARIANTS`)."""
+    stages = RESNET_STAGES[network]
     layout = ResNetLayout(
         block=stages.block,
         repeats=stages.repeats,
         widths=IMAGENET_WIDTHS,
         **RESNET_VARIANTS[variant],
     )
-    return _resnet(network, layout, declared[variant], **kwargs)
+    return _resnet(network, declared, common, layout, zero_init_residual)
 
 
-def _cifar_resnet(network, shortcut, kwargs):
+def _cifar_resnet(network, declared, common, *, shortcut, zero_init_residual):
+    """A CIFAR ResNet of section 4.2: n basic blocks per stage on 16, 32, 64 filters."""
     check_variant(network, shortcut, tuple(CIFAR_SHORTCUTS))
     n = CIFAR_RESNET_DEPTHS[network]
     layout = ResNetLayout(
@@ -377,65 +373,68 @@ def _cifar_resnet(network, shortcut, kwargs):
         shortcut=CIFAR_SHORTCUTS[shortcut],
         num_classes=10,
     )
-    return _resnet(network, layout, CIFAR_RESNET_VARIANT, **kwargs)
+    return _resnet(network, declared, common, layout, zero_init_residual)
 
 
 # ResNeXt and Wide ResNet-50/101: torchvision's layout only; its V1 and V2 weight sets.
 WIDER_DECLARATIONS = {
     "resnext50_32x4d": _torchvision_resnet(
+        "resnet50",
+        25_028_904,
         ("resnext50_32x4d-7cdf4587.pth", 77.618, 93.698),
         ("resnext50_32x4d-1a0047aa.pth", 81.198, 95.340),
+        macs=4_230_479_872,
     ),
     "resnext101_32x8d": _torchvision_resnet(
+        "resnet101",
+        88_791_336,
         ("resnext101_32x8d-8ba56ff5.pth", 79.312, 94.526),
         ("resnext101_32x8d-110c445d.pth", 82.834, 96.228),
+        macs=16_414_015_488,
     ),
     # torchvision has one set, trained with its 2021 recipe (resize 232)
-    "resnext101_64x4d": VariantSpec(
-        default_input=(224, 224, 3),
-        min_input=1,
-        source="torchvision resnet (v1.5: stride on the 3x3)",
-        weights=(torchvision_weights("resnext101_64x4d-173b62eb.pth", 83.246, 96.454, resize=232),),
-        initializer="torchvision-resnet",
+    "resnext101_64x4d": _torchvision_resnet(
+        "resnet101",
+        83_455_272,
+        ("resnext101_64x4d-173b62eb.pth", 83.246, 96.454),
+        macs=15_460_270_080,
+        v1_resize=232,
     ),
     "wide_resnet50_2": _torchvision_resnet(
+        "resnet50",
+        68_883_240,
         ("wide_resnet50_2-95faca4d.pth", 78.468, 94.086),
         ("wide_resnet50_2-9ba9bcbe.pth", 81.602, 95.758),
+        macs=11_398_021_120,
     ),
     "wide_resnet101_2": _torchvision_resnet(
+        "resnet101",
+        126_886_696,
         ("wide_resnet101_2-32ee1156.pth", 78.848, 94.284),
         ("wide_resnet101_2-d733dc28.pth", 82.510, 96.020),
+        macs=22_753_050_624,
     ),
 }
 
 
-WIDER_DEPTHS = {"resnext50_32x4d": "resnet50", "wide_resnet50_2": "resnet50"}
-WIDER_DEPTHS |= {"resnext101_32x8d": "resnet101", "resnext101_64x4d": "resnet101"}
-WIDER_DEPTHS |= {"wide_resnet101_2": "resnet101"}
-WIDER_DECLARATIONS = {
-    net: with_stages(v, _imagenet_stages(WIDER_DEPTHS[net], "torchvision"))
-    for net, v in WIDER_DECLARATIONS.items()
+# The bottleneck options of the wider ResNets, on ResNet-50/101's torchvision layout.
+WIDER_BLOCKS = {
+    "resnext50_32x4d": ("resnet50", {"groups": 32, "width_per_group": 4}),
+    "resnext101_32x8d": ("resnet101", {"groups": 32, "width_per_group": 8}),
+    "resnext101_64x4d": ("resnet101", {"groups": 64, "width_per_group": 4}),
+    "wide_resnet50_2": ("resnet50", {"width_per_group": 128}),
+    "wide_resnet101_2": ("resnet101", {"width_per_group": 128}),
 }
-CIFAR_RESNET_DECLARATIONS = {
-    net: with_stages(CIFAR_RESNET_VARIANT, _stage_outputs((n,) * 3, CIFAR_WIDTHS, 1))
-    for net, n in CIFAR_RESNET_DEPTHS.items()
-}
-PREACT_VARIANT = with_stages(
-    PREACT_VARIANT, [("conv2_block18", 1, 64), ("conv3_block18", 2, 128), ("post_relu", 4, 256)]
-)
-# WRN-28-10, the default; another depth or width names and sizes its stages differently.
-WIDE_RESNET_VARIANT = with_stages(
-    WIDE_RESNET_VARIANT, [("conv2_block4", 1, 160), ("conv3_block4", 2, 320), ("post_relu", 4, 640)]
-)
 
 
-def _wider_resnet(network, depth, kwargs, **block):
+def _wider_resnet(network, declared, common, *, zero_init_residual):
     """ResNeXt and Wide ResNet-50/101: ResNet-50/101's torchvision layout with other bottlenecks."""
+    depth, block = WIDER_BLOCKS[network]
     stages = RESNET_STAGES[depth]
     layout = ResNetLayout(
         block=stages.block, repeats=stages.repeats, widths=IMAGENET_WIDTHS, **block
     )
-    return _resnet(network, layout, WIDER_DECLARATIONS[network], **kwargs)
+    return _resnet(network, declared, common, layout, zero_init_residual)
 
 
 _SOURCE = "He et al. 2015, arXiv:1512.03385; torchvision and keras.applications resnet"
@@ -443,209 +442,132 @@ _RESNEXT_SOURCE = "Xie et al. 2017, arXiv:1611.05431; torchvision resnext"
 _WIDE_SOURCE = "Zagoruyko & Komodakis 2016, arXiv:1605.07146; torchvision wide_resnet"
 _CIFAR_SOURCE = "He et al. 2015, arXiv:1512.03385, section 4.2; akamaster/pytorch_resnet_cifar10"
 
-
-@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet18"])
-@forwards_to(_resnet)
-def resnet18(*, variant="torchvision", **kwargs):
-    """ResNet-18 (basic blocks 2, 2, 2, 2), He et al. 2015 Table 1.
-
-    torchvision layout, 1000 classes: T 11,689,512, Keras total 11,699,112. `variant="cifar"`, 10
-    classes: T 11,173,962, Keras total 11,183,562.
-
-    Args:
-        variant: "torchvision" or "cifar", a row of
-            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
-    """
-    return _imagenet_resnet("resnet18", variant, kwargs)
+_ZERO_INIT = """\
+        zero_init_residual: start every block's residual branch at zero (its last BN gamma, or
+            in pre-activation blocks its last convolution kernel), so that a fresh network is a
+            chain of shortcuts (Goyal et al. 2017; torchvision's option, off by default there and
+            here, as in the papers). It changes only the initial values. Worth turning on for
+            float16 inference with an untrained deep ResNet: with He initialisation and BN's
+            initial statistics, activations grow with depth (about 1e9 after ResNet-110's 54
+            blocks) and overflow float16; training (batch statistics) is not affected.
+"""
 
 
-@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet34"])
-@forwards_to(_resnet)
-def resnet34(*, variant="torchvision", **kwargs):
-    """ResNet-34 (basic blocks 3, 4, 6, 3), He et al. 2015 Table 1.
-
-    torchvision layout, 1000 classes: T 21,797,672, Keras total 21,814,696.
-
-    Args:
-        variant: "torchvision" or "cifar", a row of
-            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
-    """
-    return _imagenet_resnet("resnet34", variant, kwargs)
+def _document(builder, summary, own="", **fields):
+    """`kcnn.models._docs.document` with the ResNets' head and options."""
+    fields = {"features": "of the last block", **fields}
+    head = "global average pooling `avg_pool` and `predictions`"
+    return document(builder, summary, own, head=head, extra=_ZERO_INIT, **fields)
 
 
-@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet50"])
-@forwards_to(_resnet)
-def resnet50(*, variant="torchvision", **kwargs):
-    """ResNet-50 (bottleneck blocks 3, 4, 6, 3), He et al. 2015 Table 1.
+def _imagenet_builder(network, summary):
+    """The builder of ResNet-18 ... 152 (`network`), registered with its declarations."""
 
-    torchvision layout, 1000 classes: T 25,557,032, Keras total 25,610,152. `variant="keras"`:
-    T 25,583,592, Keras total 25,636,712 (keras.applications ResNet50).
+    def builder(
+        *, variant=None, num_classes=None, input_shape=None, include_top=True, pooling=None,
+        classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+        zero_init_residual=None, initializer="keras", include_preprocessing=False,
+    ):
+        return build_model(network, locals(), _imagenet_resnet)
 
-    Args:
-        variant: "torchvision", "keras" or "cifar", a row of
-            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
-    """
-    return _imagenet_resnet("resnet50", variant, kwargs)
-
-
-@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet101"])
-@forwards_to(_resnet)
-def resnet101(*, variant="torchvision", **kwargs):
-    """ResNet-101 (bottleneck blocks 3, 4, 23, 3), He et al. 2015 Table 1.
-
-    torchvision layout, 1000 classes: T 44,549,160, Keras total 44,654,504. `variant="keras"`:
-    T 44,601,832, Keras total 44,707,176 (keras.applications ResNet101).
-
-    Args:
-        variant: "torchvision", "keras" or "cifar", a row of
-            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
-    """
-    return _imagenet_resnet("resnet101", variant, kwargs)
+    builder.__name__ = builder.__qualname__ = network
+    register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS[network])(builder)
+    allowed = ", ".join(map(repr, RESNET_DECLARATIONS[network]))
+    own = (
+        f"        variant: {allowed}, a row of `RESNET_VARIANTS` (conv bias, stride position,\n"
+        "            BN, stem); None: torchvision's, or the variant that has `weights`.\n"
+    )
+    return _document(
+        builder,
+        summary,
+        own,
+        classes="1000; 10 with 'cifar'",
+        shape="224x224x3 (32x32x3 with 'cifar'); any size from 1x1 works",
+    )
 
 
-@register(family="resnet", source=_SOURCE, variants=RESNET_DECLARATIONS["resnet152"])
-@forwards_to(_resnet)
-def resnet152(*, variant="torchvision", **kwargs):
-    """ResNet-152 (bottleneck blocks 3, 8, 36, 3), He et al. 2015 Table 1.
+def _wider_builder(network, source, summary):
+    """The builder of a ResNeXt or Wide ResNet-50/101 (`network`), registered."""
 
-    torchvision layout, 1000 classes: T 60,192,808, Keras total 60,344,232. `variant="keras"`:
-    T 60,268,520, Keras total 60,419,944 (keras.applications ResNet152).
+    def builder(
+        *, num_classes=None, input_shape=None, include_top=True, pooling=None,
+        classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+        zero_init_residual=None, initializer="keras", include_preprocessing=False,
+    ):
+        return build_model(network, locals(), _wider_resnet)
 
-    Args:
-        variant: "torchvision", "keras" or "cifar", a row of
-            `RESNET_VARIANTS` (conv bias, stride position, BN, stem).
-        **kwargs: num_classes, input_shape, include_top, pooling, ... as documented in `_resnet`.
-    """
-    return _imagenet_resnet("resnet152", variant, kwargs)
-
-
-@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext50_32x4d"])
-@forwards_to(_resnet)
-def resnext50_32x4d(**kwargs):
-    """ResNeXt-50 32x4d: ResNet-50 whose 3x3 convolutions have 32 groups of 4 channels (x stage).
-
-    torchvision layout, 1000 classes: T 25,028,904."""
-    return _wider_resnet("resnext50_32x4d", "resnet50", kwargs, groups=32, width_per_group=4)
+    builder.__name__ = builder.__qualname__ = network
+    register(family="resnet", source=source, variants=WIDER_DECLARATIONS[network])(builder)
+    return _document(builder, summary, shape="224x224x3; any size from 1x1 works")
 
 
-@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_32x8d"])
-@forwards_to(_resnet)
-def resnext101_32x8d(**kwargs):
-    """ResNeXt-101 32x8d: ResNet-101 with 32 groups of 8 channels in its 3x3 convolutions.
+def _cifar_builder(network, summary):
+    """The builder of a CIFAR ResNet of section 4.2 (`network`), registered."""
 
-    torchvision layout, 1000 classes: T 88,791,336."""
-    return _wider_resnet("resnext101_32x8d", "resnet101", kwargs, groups=32, width_per_group=8)
+    def builder(
+        *, shortcut="zero_pad", num_classes=None, input_shape=None, include_top=True,
+        pooling=None, classifier_activation="softmax", input_tensor=None, weights=None,
+        name=None, zero_init_residual=None, initializer="keras", include_preprocessing=False,
+    ):
+        return build_model(network, locals(), _cifar_resnet)
 
-
-@register(family="resnet", source=_RESNEXT_SOURCE, variants=WIDER_DECLARATIONS["resnext101_64x4d"])
-@forwards_to(_resnet)
-def resnext101_64x4d(**kwargs):
-    """ResNeXt-101 64x4d: ResNet-101 with 64 groups of 4 channels in its 3x3 convolutions.
-
-    torchvision layout, 1000 classes: T 83,455,272."""
-    return _wider_resnet("resnext101_64x4d", "resnet101", kwargs, groups=64, width_per_group=4)
-
-
-@register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet50_2"])
-@forwards_to(_resnet)
-def wide_resnet50_2(**kwargs):
-    """Wide ResNet-50-2: ResNet-50 with twice as wide 1x1-3x3 bottleneck convolutions.
-
-    torchvision layout, 1000 classes: T 68,883,240."""
-    return _wider_resnet("wide_resnet50_2", "resnet50", kwargs, width_per_group=128)
+    builder.__name__ = builder.__qualname__ = network
+    register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS[network])(
+        builder
+    )
+    own = (
+        '        shortcut: "zero_pad" (option A, the paper\'s) or "projection" (option B: +2,752 T,\n'
+        "            +192 NT).\n"
+    )
+    return _document(builder, summary, own, classes=10, shape="32x32x3; any size from 1x1 works")
 
 
-@register(family="resnet", source=_WIDE_SOURCE, variants=WIDER_DECLARATIONS["wide_resnet101_2"])
-@forwards_to(_resnet)
-def wide_resnet101_2(**kwargs):
-    """Wide ResNet-101-2: ResNet-101 with twice as wide 1x1-3x3 bottleneck convolutions.
-
-    torchvision layout, 1000 classes: T 126,886,696."""
-    return _wider_resnet("wide_resnet101_2", "resnet101", kwargs, width_per_group=128)
-
-
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet20"])
-@forwards_to(_resnet)
-def resnet20(*, shortcut="zero_pad", **kwargs):
-    """CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2: T 269,722, Keras total 271,098 (paper 0.27M).
-
-    Args:
-        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
-        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
-    """
-    return _cifar_resnet("resnet20", shortcut, kwargs)
-
-
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet32"])
-@forwards_to(_resnet)
-def resnet32(*, shortcut="zero_pad", **kwargs):
-    """CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2: T 464,154, Keras total 466,426 (paper 0.46M).
-
-    Args:
-        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
-        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
-    """
-    return _cifar_resnet("resnet32", shortcut, kwargs)
-
-
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet44"])
-@forwards_to(_resnet)
-def resnet44(*, shortcut="zero_pad", **kwargs):
-    """CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2: T 658,586, Keras total 661,754 (paper 0.66M).
-
-    Args:
-        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
-        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
-    """
-    return _cifar_resnet("resnet44", shortcut, kwargs)
-
-
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet56"])
-@forwards_to(_resnet)
-def resnet56(*, shortcut="zero_pad", **kwargs):
-    """CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2: T 853,018, Keras total 857,082 (paper 0.85M).
-
-    Args:
-        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
-        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
-    """
-    return _cifar_resnet("resnet56", shortcut, kwargs)
-
-
-@register(family="resnet", source=_CIFAR_SOURCE, variants=CIFAR_RESNET_DECLARATIONS["resnet110"])
-@forwards_to(_resnet)
-def resnet110(*, shortcut="zero_pad", **kwargs):
-    """CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2: T 1,727,962, Keras total 1,736,058 (paper 1.7M).
-
-    Args:
-        shortcut: "zero_pad" (option A, the paper's) or "projection" (option B: +2,752 T, +192 NT).
-        **kwargs: num_classes (10), input_shape (32x32x3), ... as documented in `_resnet`.
-    """
-    return _cifar_resnet("resnet110", shortcut, kwargs)
-
-
-@register(
-    family="resnet",
-    source="He et al. 2016, arXiv:1603.05027; KaimingHe/resnet-1k-layers",
-    variants=PREACT_VARIANT,
+resnet18 = _imagenet_builder("resnet18", "ResNet-18 (basic blocks 2, 2, 2, 2), He et al. 2015 Table 1.")
+resnet34 = _imagenet_builder("resnet34", "ResNet-34 (basic blocks 3, 4, 6, 3), He et al. 2015 Table 1.")
+resnet50 = _imagenet_builder(
+    "resnet50", "ResNet-50 (bottleneck blocks 3, 4, 6, 3), He et al. 2015 Table 1."
 )
-@forwards_to(_resnet)
-def preact_resnet164(**kwargs):
-    """Pre-activation ResNet-164 for CIFAR, He et al. 2016 ("Identity Mappings in Deep Residual Networks").
+resnet101 = _imagenet_builder(
+    "resnet101", "ResNet-101 (bottleneck blocks 3, 4, 23, 3), He et al. 2015 Table 1."
+)
+resnet152 = _imagenet_builder(
+    "resnet152", "ResNet-152 (bottleneck blocks 3, 8, 36, 3), He et al. 2015 Table 1."
+)
+resnext50_32x4d = _wider_builder(
+    "resnext50_32x4d",
+    _RESNEXT_SOURCE,
+    "ResNeXt-50 32x4d: ResNet-50 whose 3x3 convolutions have 32 groups of 4 channels (x stage).",
+)
+resnext101_32x8d = _wider_builder(
+    "resnext101_32x8d",
+    _RESNEXT_SOURCE,
+    "ResNeXt-101 32x8d: ResNet-101 with 32 groups of 8 channels in its 3x3 convolutions.",
+)
+resnext101_64x4d = _wider_builder(
+    "resnext101_64x4d",
+    _RESNEXT_SOURCE,
+    "ResNeXt-101 64x4d: ResNet-101 with 64 groups of 4 channels in its 3x3 convolutions.",
+)
+wide_resnet50_2 = _wider_builder(
+    "wide_resnet50_2",
+    _WIDE_SOURCE,
+    "Wide ResNet-50-2: ResNet-50 with twice as wide 1x1-3x3 bottleneck convolutions.",
+)
+wide_resnet101_2 = _wider_builder(
+    "wide_resnet101_2",
+    _WIDE_SOURCE,
+    "Wide ResNet-101-2: ResNet-101 with twice as wide 1x1-3x3 bottleneck convolutions.",
+)
+resnet20 = _cifar_builder("resnet20", "CIFAR ResNet-20 (n=3), He et al. 2015 section 4.2 (paper 0.27M).")
+resnet32 = _cifar_builder("resnet32", "CIFAR ResNet-32 (n=5), He et al. 2015 section 4.2 (paper 0.46M).")
+resnet44 = _cifar_builder("resnet44", "CIFAR ResNet-44 (n=7), He et al. 2015 section 4.2 (paper 0.66M).")
+resnet56 = _cifar_builder("resnet56", "CIFAR ResNet-56 (n=9), He et al. 2015 section 4.2 (paper 0.85M).")
+resnet110 = _cifar_builder(
+    "resnet110", "CIFAR ResNet-110 (n=18), He et al. 2015 section 4.2 (paper 1.7M)."
+)
 
-    A bare 3x3 stem conv of 16 filters, three stages of 18 pre-activation bottleneck blocks
-    (16, 32, 64 filters, outputs 64, 128, 256; stride on the 3x3), bias-free 1x1 projections (no BN)
-    reading the pre-activated tensor where the shape changes, then `post_bn`, `post_relu`, global
-    average pooling and the classifier. 10 classes: T 1,703,258, Keras total 1,727,482 (paper 1.7M).
 
-    Args:
-        **kwargs: num_classes (default 10), input_shape (default 32x32x3), include_top, pooling,
-            classifier_activation, input_tensor, weights, name; see `_resnet`.
-    """
+def _preact_resnet164(network, declared, common, *, zero_init_residual):
     layout = ResNetLayout(
         block="bottleneck",
         repeats=(18, 18, 18),
@@ -655,33 +577,37 @@ def preact_resnet164(**kwargs):
         preactivation=True,
         num_classes=10,
     )
-    return _resnet("preact_resnet164", layout, PREACT_VARIANT, **kwargs)
+    return _resnet(network, declared, common, layout, zero_init_residual)
 
 
-@register(
-    family="wide_resnet",
-    source="Zagoruyko & Komodakis 2016, arXiv:1605.07146; szagoruyko/wide-residual-networks",
-    variants=WIDE_RESNET_VARIANT,
+def preact_resnet164(
+    *, num_classes=None, input_shape=None, include_top=True, pooling=None,
+    classifier_activation="softmax", input_tensor=None, weights=None, name=None,
+    zero_init_residual=None, initializer="keras", include_preprocessing=False,
+):
+    return build_model("preact_resnet164", locals(), _preact_resnet164)
+
+
+register(
+    family="resnet",
+    source="He et al. 2016, arXiv:1603.05027; KaimingHe/resnet-1k-layers",
+    variants=PREACT_VARIANT,
+)(preact_resnet164)
+_document(
+    preact_resnet164,
+    """Pre-activation ResNet-164 for CIFAR, He et al. 2016 ("Identity Mappings in Deep Residual Networks").
+
+    A bare 3x3 stem conv of 16 filters, three stages of 18 pre-activation bottleneck blocks
+    (16, 32, 64 filters, outputs 64, 128, 256; stride on the 3x3), bias-free 1x1 projections (no BN)
+    reading the pre-activated tensor where the shape changes, then `post_bn`, `post_relu`, global
+    average pooling and the classifier (paper 1.7M).""",
+    classes=10,
+    shape="32x32x3; any size from 1x1 works",
+    features="of `post_relu`",
 )
-@forwards_to(_resnet)
-def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
-    """Wide ResNet WRN-depth-width for CIFAR, Zagoruyko & Komodakis 2016.
 
-    A bare 3x3 stem conv of 16 filters, three groups of (depth - 4) / 6 pre-activation basic blocks
-    (BN-ReLU-conv3x3-BN-ReLU-[dropout]-conv3x3) of 16k, 32k, 64k filters, bias-free 1x1 projections
-    (no BN) where the shape changes (group 1 too when k > 1), then `post_bn`, `post_relu`, global
-    average pooling and the classifier. WRN-28-10, 10 classes: T 36,479,194, Keras total 36,497,146
-    (paper 36.5M); 100 classes: T 36,536,884. The model is named e.g. "wide_resnet_28_10".
 
-    Args:
-        depth: the paper's d; it must be 6N + 4 with N >= 1 (10, 16, 22, 28, 40, ...).
-        width: the widening factor k (a positive integer; 1 is a thin pre-activation ResNet).
-        dropout_rate: dropout between the two convolutions of every block (the paper's CIFAR
-            "-dropout" results use 0.3); 0 adds no layer.
-        **kwargs: num_classes (default 10), input_shape (default 32x32x3), include_top, pooling,
-            classifier_activation, input_tensor, weights, name; see `_resnet`.
-    """
-    network = "wide_resnet"
+def _wide_resnet(network, declared, common, *, depth, width, dropout_rate, zero_init_residual):
     if isinstance(depth, bool) or not isinstance(depth, int) or depth < 10 or (depth - 4) % 6:
         raise ValueError(
             f"`{network}`: `depth` must be 6N + 4 with N >= 1 (e.g. 16, 22, 28, 40); received depth={depth!r}"
@@ -701,5 +627,41 @@ def wide_resnet(*, depth=28, width=10, dropout_rate=0.0, **kwargs):
         dropout_rate=dropout_rate,
         num_classes=10,
     )
-    kwargs.setdefault("name", f"wide_resnet_{depth}_{width}")
-    return _resnet(network, layout, WIDE_RESNET_VARIANT, **kwargs)
+    if common.name is None:
+        common = dataclasses.replace(common, name=f"wide_resnet_{depth}_{width}")
+    return _resnet(network, declared, common, layout, zero_init_residual)
+
+
+def wide_resnet(
+    *, depth=28, width=10, dropout_rate=0.0, num_classes=None, input_shape=None,
+    include_top=True, pooling=None, classifier_activation="softmax", input_tensor=None,
+    weights=None, name=None, zero_init_residual=None, initializer="keras",
+    include_preprocessing=False,
+):
+    return build_model("wide_resnet", locals(), _wide_resnet)
+
+
+register(
+    family="wide_resnet",
+    source="Zagoruyko & Komodakis 2016, arXiv:1605.07146; szagoruyko/wide-residual-networks",
+    variants=WIDE_RESNET_VARIANT,
+)(wide_resnet)
+_document(
+    wide_resnet,
+    """Wide ResNet WRN-depth-width for CIFAR, Zagoruyko & Komodakis 2016.
+
+    A bare 3x3 stem conv of 16 filters, three groups of (depth - 4) / 6 pre-activation basic blocks
+    (BN-ReLU-conv3x3-BN-ReLU-[dropout]-conv3x3) of 16k, 32k, 64k filters, bias-free 1x1 projections
+    (no BN) where the shape changes (group 1 too when k > 1), then `post_bn`, `post_relu`, global
+    average pooling and the classifier. WRN-28-10 (paper 36.5M). The model is named e.g.
+    "wide_resnet_28_10".""",
+    own="""        depth: the paper's d; it must be 6N + 4 with N >= 1 (10, 16, 22, 28, 40, ...).
+        width: the widening factor k (a positive integer; 1 is a thin pre-activation ResNet).
+        dropout_rate: dropout between the two convolutions of every block (the paper's CIFAR
+            "-dropout" results use 0.3); 0 adds no layer.
+""",
+    classes=10,
+    shape="32x32x3; any size from 1x1 works",
+    features="of `post_relu`",
+    name="wide_resnet_{depth}_{width}",
+)

@@ -1,9 +1,12 @@
 """Pretrained ImageNet weights: the published sets, their download cache, loading and preprocessing.
 
-The family modules declare each variant's weight sets (`kcnn.weights.sets`); a builder called with
-`weights="imagenet"` (or "torchvision", "torchvision_v2", "keras") downloads the file once into the
-cache (`kcnn.weights.download.cache_dir()`), checks its hash, converts torchvision's `.pth` once to
-a Keras `.weights.h5` (`kcnn.weights.torchvision`) and loads it (`kcnn.weights.loader`).
+The family modules declare each variant's weight sets (`kcnn.weights.sets`) and the rule table that
+places torchvision's tensors. A builder called with `weights="imagenet"` (or "torchvision",
+"torchvision_v2", "keras") has the file downloaded once into the cache
+(`kcnn.weights.download.cache_dir()`), its hash checked, torchvision's `.pth` converted once to
+arrays by kcnn weight path (`kcnn.weights.torchvision`), and the arrays assigned to the built model
+by path (`kcnn.weights.loader`). This package knows files, arrays, layers and preprocessing; it
+never imports `kcnn.models`, which calls it.
 """
 
 from kcnn.weights.sets import Preprocessing, WeightSet

@@ -127,57 +127,53 @@ def check_sha256_prefix(path, prefix):
         )
 
 
-def wants_notop(kwargs, weight_set):
-    """Whether a builder call takes keras.applications' no-top file (`include_top=False`)."""
-    return weight_set.source == "keras" and not kwargs.get("include_top", True)
+def ensure(weight_set, *, network, notop=False, rules=None):
+    """The local file to load `weight_set` from: keras.applications' `.h5` (its no-top file with
+    `notop`), or the converted arrays of torchvision's `.pth`; fetched and converted on first use.
 
-
-def ensure(spec, kwargs, weight_set):
-    """The local file to load `weight_set` from for `spec.builder(**kwargs)`: keras.applications'
-    `.h5` (the no-top one without the top), or torchvision's converted `.weights.h5`; fetched
-    and converted on first use."""
+    Args:
+        weight_set: the `WeightSet`.
+        network: the network's name; errors start with it.
+        notop: the model has no top (keras.applications then has a smaller file).
+        rules: the variant's torchvision rule table (torchvision sets only).
+    """
     try:
         if weight_set.source == "keras":
-            return fetch(weight_set, notop=wants_notop(kwargs, weight_set))
-        return converted(spec, kwargs, weight_set)
+            return fetch(weight_set, notop=notop)
+        return converted(weight_set, network=network, rules=rules)
     except WeightsUnavailableError as error:
-        if str(error).startswith(f"`{spec.name}`"):
+        if str(error).startswith(f"`{network}`"):
             raise
-        raise WeightsUnavailableError(f"`{spec.name}`: {error}") from None
+        raise WeightsUnavailableError(f"`{network}`: {error}") from None
 
 
 def converted_path(weight_set):
-    """Where the Keras conversion of a torchvision file is cached: `<file stem>.weights.h5`."""
+    """Where the Keras-layout arrays of a torchvision file are cached: `<file stem>.kcnn.h5`."""
     stem = weight_set.file_name.rsplit(".", 1)[0]
-    return os.path.join(weights_dir(), f"{stem}.weights.h5")
+    return os.path.join(weights_dir(), f"{stem}.kcnn.h5")
 
 
-def converted(spec, kwargs, weight_set):
-    """The cached `.weights.h5` of torchvision `weight_set` for `spec`'s source layout; on first use
-    downloads the `.pth`, converts it with torch (`pip install "kcnn[torch]"`) and caches it."""
+def converted(weight_set, *, network, rules):
+    """The cached arrays of torchvision `weight_set` in Keras' layout, by kcnn weight path; on
+    first use downloads the `.pth`, converts it with torch (`pip install "kcnn[torch]"`) and
+    caches it. No model is built: the variant's `rules` name every tensor's place."""
     path = converted_path(weight_set)
     if os.path.exists(path):
         return path
     if importlib.util.find_spec("torch") is None:
         raise WeightsUnavailableError(
-            f"`{spec.name}`: converting torchvision's {weight_set.file_name} needs PyTorch once: "
+            f"`{network}`: converting torchvision's {weight_set.file_name} needs PyTorch once: "
             f'pip install "kcnn[torch]". Or convert on a machine that has it and copy the result, '
             f"{os.path.basename(path)}, to {weights_dir()} (no torch is needed to load it)."
         )
     source = fetch(weight_set)
     from kcnn.weights import loader, torchvision
 
-    model = spec.builder(**loader.reference_kwargs(spec, kwargs, include_top=True))
-    unassigned = torchvision.load_torchvision_state_dict(
-        model, torchvision.read_pth(source), network=spec.name
+    arrays = torchvision.convert_state_dict(
+        torchvision.read_pth(source), rules, network=network
     )
-    if unassigned:
-        raise ValueError(
-            f"`{spec.name}`: {weight_set.file_name} left these weights unassigned: "
-            f"{', '.join(unassigned)}"
-        )
     os.makedirs(weights_dir(), exist_ok=True)
-    partial = f"{path}.partial.weights.h5"
-    model.save_weights(partial)
+    partial = f"{path}.partial"
+    loader.save_arrays(partial, arrays)
     os.replace(partial, path)
     return path

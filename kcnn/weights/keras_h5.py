@@ -140,3 +140,21 @@ def load(model, path, *, network):
             f"`{network}`: {path} has weights no layer took: {', '.join(sorted(unused))}"
         )
     return model
+
+
+def arrays_for(model, path, *, network):
+    """{kcnn weight path: array} of keras.applications' file `path` for the kcnn `model`: each
+    layer's weights by its keras.applications name (Inception v3's by creation order); layers
+    the file lacks (another head, side heads) are left out, for the caller to report."""
+    file_layers = read(path)
+    leaves = [(name, layer) for name, layer in keras_names(model) if not name.startswith("aux")]
+    pairs = _by_order(file_layers, leaves) if network == "inception_v3" else leaves
+    arrays = {}
+    for name, layer in pairs:
+        values = file_layers.get(name)
+        if values is None or len(values) != len(layer.weights):
+            continue
+        if {v.name for v in layer.weights} != set(values):
+            values = dict(zip((v.name for v in layer.weights), values.values()))
+        arrays.update({v.path: values[v.name] for v in layer.weights})
+    return arrays

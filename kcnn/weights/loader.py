@@ -1,136 +1,80 @@
-"""Build a registered model with pretrained weights and/or its preprocessing inside.
+"""Load a weight set's arrays into a built model, by weight path; a head that does not fit is
+skipped by name.
 
-`build` is what a builder runs when `weights=` names a weight set ("imagenet", "torchvision",
-"torchvision_v2", "keras") or `include_preprocessing=True`: it picks the variant that has those
-weights (when `variant=` is not given), builds the model on raw images when asked to, and loads
-the weights through `kcnn.weights.download` (the cached file) and the source's reader.
+The model side (`kcnn.models`) picks the variant and the weight set and builds the model; this
+module knows only files, arrays and the model's weights. Loading never builds another model: a
+model with another number of classes, without the top, at another input size or with auxiliary
+heads gets every weight whose path and shape the file has, and its classifier stays as
+initialised (one warning says so).
 """
 
 import warnings
 
-from kcnn.weights import download, preprocessing
+import h5py
+import numpy as np
 
-
-def _describe(spec, key):
-    return "" if spec.selector is None else f"{spec.selector}={key!r}"
-
-
-def available(spec):
-    """One line listing every weights name of `spec` with the variant it needs."""
-    parts = []
-    for key, declared in spec.variants.items():
-        names = declared.weight_names()
-        if names:
-            where = f" ({_describe(spec, key)})" if spec.selector else ""
-            parts.append(f"{', '.join(map(repr, names))}{where}")
-    return "; ".join(parts)
-
-
-def resolve(spec, kwargs):
-    """(variant key, VariantSpec, WeightSet or None) for a builder call; picks the variant that
-    has the named weights when the call does not choose one. Unknown names raise a ValueError
-    listing what exists."""
-    weights = kwargs.get("weights")
-    if weights is not None and spec.selector is not None and spec.selector not in kwargs:
-        default = spec.variant()
-        if default.weight_set(weights) is None:
-            for key, declared in spec.variants.items():
-                if declared.weight_set(weights) is not None:
-                    kwargs[spec.selector] = key
-                    break
-    key = kwargs.get(spec.selector, spec.default_variant) if spec.selector else None
-    declared = spec.resolve(**kwargs)
-    if weights is None:
-        return key, declared, None
-    found = declared.weight_set(weights)
-    if found is None:
-        everything = available(spec)
-        if not everything:
-            raise ValueError(
-                f"`{spec.name}` has no published pretrained weights; `weights` must be None or a "
-                "path "
-                f"to a `.weights.h5` file; received {weights!r}"
-            )
-        chosen = f" with {_describe(spec, key)}" if spec.selector else ""
-        raise ValueError(
-            f"`{spec.name}`{chosen}: no weights {weights!r}; available: {everything} "
-            "(or None, or a path to a `.weights.h5` file)"
-        )
-    return key, declared, found
-
-
-def build(spec, builder, kwargs, *, include_preprocessing=False):
-    """Build `spec`'s model for `builder(**kwargs)` with named pretrained weights loaded and/or
-    the weights' preprocessing as its first layers (the model then takes RGB 0-255 images)."""
-    kwargs = dict(kwargs)
-    _, declared, weight_set = resolve(spec, kwargs)
-    if include_preprocessing:
-        chosen = weight_set or (declared.weights[0] if declared.weights else None)
-        if chosen is None:
-            raise ValueError(
-                f"`{spec.name}`: include_preprocessing=True needs a variant with published weights "
-                f"(their preprocessing goes into the model); available: {available(spec) or 'none'}"
-            )
-        kwargs["input_tensor"] = preprocessing.raw_input(
-            chosen.preprocessing,
-            kwargs.get("input_shape") or declared.default_input,
-            kwargs.get("input_tensor"),
-        )
-        kwargs.setdefault("input_shape", tuple(kwargs["input_tensor"].shape[1:]))
-    kwargs["weights"] = None
-    # the file first: offline or without torch, this fails before any model is built
-    path = download.ensure(spec, kwargs, weight_set) if weight_set is not None else None
-    model = builder(**kwargs)
-    if weight_set is not None:
-        load(model, path, spec=spec, kwargs=kwargs, weight_set=weight_set)
-    return model
-
+from kcnn.weights import keras_h5
 
 HEADS = ("predictions", "aux", "aux1", "aux2")  # classifier layers: fresh when they do not fit
 
 
-def load(model, path, *, spec, kwargs, weight_set):
-    """Load `weight_set`'s local file `path` (see `download.ensure`) into `model`, built by
-    `spec.builder(**kwargs)`.
+def save_arrays(path, arrays):
+    """Write {kcnn weight path: array} to the HDF5 file `path` (one dataset per weight path)."""
+    with h5py.File(path, "w") as file:
+        for name, array in arrays.items():
+            file.create_dataset(name, data=np.asarray(array))
 
-    The model with the source's exact layout (the top with 1000 classes, the declared input)
-    takes the file directly. Any other (another `num_classes`, `include_top=False`, another input
-    size, auxiliary heads) gets the weights through a reference model of the source's layout,
-    copied layer by layer by name: its backbone then equals the source's, and its classifier
-    stays as initialised, which a single warning says. A backbone layer that cannot take its
-    weights (a Flatten head's first dense layer at another input size) raises a ValueError.
+
+def read_arrays(path):
+    """{kcnn weight path: array} of a file `save_arrays` wrote."""
+    found = {}
+    with h5py.File(path, "r") as file:
+        file.visititems(
+            lambda name, item: found.__setitem__(name, np.asarray(item))
+            if isinstance(item, h5py.Dataset)
+            else None
+        )
+    return found
+
+
+def _is_head(path):
+    return path.split("/")[0] in HEADS
+
+
+def assign(model, arrays, *, network, weight_set, trained_input):
+    """Give every weight of `model` its array by path; heads that do not fit stay as initialised.
+
+    Args:
+        model: the built model.
+        arrays: {kcnn weight path: array} of the weight set (the file may hold more: the
+            classifier a model without the top lacks, side heads).
+        network: the network's name, for messages.
+        weight_set: the `WeightSet` the arrays come from, for messages.
+        trained_input: the input shape the weights were trained at, for messages.
+
+    Raises:
+        ValueError: a backbone weight is missing from the arrays or has another shape (a Flatten
+            head's first dense layer at another input size).
     """
-    include_top = kwargs.get("include_top", True)
-    declared = spec.resolve(**kwargs)
-    keras_notop = download.wants_notop(kwargs, weight_set)
-    direct = keras_notop or (
-        include_top
-        and _classes(model) == weight_set.num_classes
-        and tuple(model.input_shape[1:]) == tuple(declared.default_input)
-        and not kwargs.get("aux_logits")
-    )
-    # torchvision's converted file holds the whole source model: a model without the top takes
-    # it through a reference; keras.applications' no-top file is exactly the backbone
-    target = model if direct else _reference(spec, kwargs, include_top=True)
-    if weight_set.source == "keras":
-        from kcnn.weights import keras_h5
-
-        keras_h5.load(target, path, network=spec.name)
-    else:
-        target.load_weights(path)
-    if direct:
-        return model
-    skipped = copy_by_name(target, model)
-    backbone = [name for name in skipped if name not in HEADS]
-    if backbone:
+    misfits, skipped = [], []
+    for variable in model.weights:
+        value = arrays.get(variable.path)
+        if value is None or tuple(value.shape) != tuple(variable.shape):
+            layer = variable.path.split("/")[0]
+            found = skipped if _is_head(variable.path) else misfits
+            if layer not in found:
+                found.append(layer)
+            continue
+        variable.assign(np.ascontiguousarray(value, dtype=variable.dtype))
+    if misfits:
         raise ValueError(
-            f"`{spec.name}`: the pretrained weights do not fit layer(s) {', '.join(backbone)} at "
+            f"`{network}`: the pretrained weights do not fit layer(s) {', '.join(misfits)} at "
             f"input_shape={tuple(model.input_shape[1:])}; they were trained at "
-            f"{declared.default_input}. Use that input size, or include_top=False for other sizes."
+            f"{tuple(trained_input)}. Use that input size, or include_top=False for other sizes."
         )
     if skipped:
         warnings.warn(
-            f"{spec.name}: loaded the {weight_set.name!r} ImageNet weights into everything but the "
+            f"{network}: loaded the {weight_set.name!r} ImageNet weights into everything but the "
             f"classifier: {', '.join(skipped)} left as initialised (the source's head has "
             f"{weight_set.num_classes} classes)",
             stacklevel=4,
@@ -138,61 +82,21 @@ def load(model, path, *, spec, kwargs, weight_set):
     return model
 
 
-def _classes(model):
-    try:
-        return getattr(model.get_layer("predictions"), "units", None)
-    except ValueError:
-        return None
-
-
-def reference_kwargs(spec, kwargs, *, include_top):
-    """The builder arguments of the source's own layout for the variant `kwargs` selects: the
-    declared input, 1000 classes with the top, no auxiliary heads."""
-    keep = {spec.selector: kwargs[spec.selector]} if spec.selector in kwargs else {}
-    keep["include_top"] = include_top
-    if include_top:
-        keep["num_classes"] = 1000
-    return keep
-
-
-def _reference(spec, kwargs, *, include_top):
-    return spec.builder(**reference_kwargs(spec, kwargs, include_top=include_top))
-
-
-def copy_by_name(source, target):
-    """Copy every weight of `source` into the layer of `target` with the same name and shapes;
-    returns the names of `target`'s layers with weights that got none."""
-    skipped = []
-    for layer in target.layers:
-        if not layer.weights:
-            continue
-        try:
-            origin = source.get_layer(layer.name)
-        except ValueError:
-            skipped.append(layer.name)
-            continue
-        values = origin.get_weights()
-        if [tuple(v.shape) for v in values] != [tuple(w.shape) for w in layer.weights]:
-            skipped.append(layer.name)
-            continue
-        layer.set_weights(values)
-    return skipped
-
-
-def preprocess(images, name, *, weights="imagenet", **builder_kwargs):
-    """Preprocess RGB 0-255 images (channels last) for model `name` with pretrained `weights`.
-
-    The same as the layers `include_preprocessing=True` puts in the model, as a NumPy function:
-    `kcnn.models.preprocess(images, "vgg16")` is keras.applications' caffe mode,
-    `kcnn.models.preprocess(images, "resnet50")` torchvision's mean/std.
+def load(model, path, *, weight_set, network, trained_input):
+    """Load `weight_set`'s local file `path` (see `download.ensure`) into the built `model`.
 
     Args:
-        images: array (..., height, width, 3) of RGB values 0-255.
-        name: a registered model name.
-        weights: the weight set ("imagenet", "torchvision", "keras", ...).
-        **builder_kwargs: the builder's variant options (e.g. variant="keras").
+        model: the built model (any `num_classes`, `include_top`, input size, side heads).
+        path: the file `download.ensure` gave: keras.applications' `.h5`, or the arrays of a
+            converted torchvision file.
+        weight_set: the `WeightSet` the file holds.
+        network: the network's name, for messages and keras.applications' file layout.
+        trained_input: the input shape the weights were trained at, for messages.
     """
-    from kcnn.models import spec
-
-    _, _, weight_set = resolve(spec(name), dict(builder_kwargs, weights=weights))
-    return preprocessing.preprocess(images, weight_set.preprocessing)
+    if weight_set.source == "keras":
+        arrays = keras_h5.arrays_for(model, path, network=network)
+    else:
+        arrays = read_arrays(path)
+    return assign(
+        model, arrays, network=network, weight_set=weight_set, trained_input=trained_input
+    )

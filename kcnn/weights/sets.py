@@ -23,12 +23,6 @@ TORCHVISION_TERMS = (
     "terms allow non-commercial research and educational use: check your use case "
     "(https://pytorch.org/vision/stable/models.html)"
 )
-KERAS_TERMS = {
-    "vgg": "VGG at Oxford's weights, ported by keras.applications: Creative Commons Attribution",
-    "resnet": "Kaiming He's weights, ported by keras.applications: MIT licence",
-    "inception_v3": "keras.applications InceptionV3: Apache License 2.0 (tensorflow/models)",
-    "densenet": "the authors' weights (liuzhuang13/DenseNet), keras.applications: BSD 3-Clause",
-}
 IMAGENET_NOTE = "ImageNet-1k: its terms allow non-commercial research and educational use"
 
 MODES = ("torch", "caffe", "tf")
@@ -132,7 +126,7 @@ def torchvision_weights(
 
 def keras_weights(folder, stem, hashes, top1, top5, *, mode, terms, crop=224):
     """A keras.applications set: `<folder>/<stem>.h5` and `<stem>_notop.h5`; `hashes` are their
-    MD5s (top, no-top), as keras.applications' loader checks them."""
+    MD5s (top, no-top), as keras.applications' loader checks them; `terms` its licence line."""
     base = f"{KERAS_URL}{folder}/{stem}"
     return WeightSet(
         name="keras",
@@ -142,7 +136,7 @@ def keras_weights(folder, stem, hashes, top1, top5, *, mode, terms, crop=224):
         top1=top1,
         top5=top5,
         preprocessing=Preprocessing(mode, crop=crop),
-        terms=KERAS_TERMS[terms],
+        terms=terms,
         notop_url=f"{base}_notop.h5",
         notop_hash=hashes[1],
     )

@@ -4,7 +4,7 @@ kcnn's torchvision-layout networks (AlexNet and GoogLeNet `variant="torchvision"
 without `batch_norm`, Inception v3 `variant="torchvision"`, the ImageNet ResNets and ResNeXts,
 DenseNet-121/161/169/201) compute what torchvision's compute. A state dict is converted by
 translating every torchvision module path into the kcnn layer that plays its part, with one table
-of rules per family (names, never the order of the weights), and by changing the layouts:
+of rules per network variant, declared in the family's module (names, never the order of the weights), and by changing the layouts:
 
 * convolution kernels (out, in / groups, kh, kw) -> (kh, kw, in / groups, out);
 * linear weights (out, in) -> (in, out); the first linear layer after a Flatten (AlexNet's fc6,
@@ -73,200 +73,10 @@ def read_pth(path):
     return {name: tensor.detach().cpu().numpy() for name, tensor in state.items()}
 
 
-# --- one table per family: torch module path -> (kcnn layer path, kind) -------------------------
-# A rule is (regular expression over the torch module path, function of the match giving the
-# kcnn layer path, kind). Kinds: "conv", "dense", "bn", or ("flatten_dense", channels) for a
-# linear layer that reads a flattened map of `channels` channels.
-
-
-def _index(text, offset=0):
-    return int(text) + offset
-
-
-RESNET_RULES = (
-    (r"conv1", lambda m: "conv1_conv", "conv"),
-    (r"bn1", lambda m: "conv1_bn", "bn"),
-    # layerS.B.convK / bnK: block B of stage S is kcnn's conv{S+1}_block{B+1}, sublayer K.
-    (
-        r"layer(\d+)\.(\d+)\.conv(\d)",
-        lambda m: f"conv{_index(m[1], 1)}_block{_index(m[2], 1)}/{m[3]}_conv",
-        "conv",
-    ),
-    (
-        r"layer(\d+)\.(\d+)\.bn(\d)",
-        lambda m: f"conv{_index(m[1], 1)}_block{_index(m[2], 1)}/{m[3]}_bn",
-        "bn",
-    ),
-    (
-        r"layer(\d+)\.(\d+)\.downsample\.0",
-        lambda m: f"conv{_index(m[1], 1)}_block{_index(m[2], 1)}/0_conv",
-        "conv",
-    ),
-    (
-        r"layer(\d+)\.(\d+)\.downsample\.1",
-        lambda m: f"conv{_index(m[1], 1)}_block{_index(m[2], 1)}/0_bn",
-        "bn",
-    ),
-    (r"fc", lambda m: "predictions", "dense"),
-)
-
-# torchvision's published DenseNet files keep the old names `norm.1`, `conv.1`, `norm.2`, `conv.2`
-# (torchvision renames them on loading); today's modules are `norm1`, `conv1`, `norm2`, `conv2`.
-DENSE_LAYER = r"features\.denseblock(\d+)\.denselayer(\d+)\."
-DENSENET_RULES = (
-    (r"features\.conv0", lambda m: "conv1_conv", "conv"),
-    (r"features\.norm0", lambda m: "conv1_bn", "bn"),
-    # denseblockD.denselayerL: kcnn's dense block conv{D+1}, layer L; norm1 conv1 norm2 conv2.
-    (DENSE_LAYER + r"norm\.?1", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_0_bn", "bn"),
-    (DENSE_LAYER + r"conv\.?1", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_conv", "conv"),
-    (DENSE_LAYER + r"norm\.?2", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_1_bn", "bn"),
-    (DENSE_LAYER + r"conv\.?2", lambda m: f"conv{_index(m[1], 1)}/block{m[2]}_2_conv", "conv"),
-    # transitionT follows dense block T: kcnn's transition pool{T+1}.
-    (r"features\.transition(\d+)\.norm", lambda m: f"pool{_index(m[1], 1)}/bn", "bn"),
-    (r"features\.transition(\d+)\.conv", lambda m: f"pool{_index(m[1], 1)}/conv", "conv"),
-    (r"features\.norm5", lambda m: "bn", "bn"),
-    (r"classifier", lambda m: "predictions", "dense"),
-)
-
-# torchvision's AlexNet: features.{0,3,6,8,10} are conv1..conv5, classifier.{1,4,6} fc6, fc7 and
-# the classifier (its Dropout and ReLU modules hold the other indices).
-ALEXNET_RULES = (
-    (r"features\.0", lambda m: "conv1", "conv"),
-    (r"features\.3", lambda m: "conv2", "conv"),
-    (r"features\.6", lambda m: "conv3", "conv"),
-    (r"features\.8", lambda m: "conv4", "conv"),
-    (r"features\.10", lambda m: "conv5", "conv"),
-    (r"classifier\.1", lambda m: "fc6", ("flatten_dense", 256)),
-    (r"classifier\.4", lambda m: "fc7", "dense"),
-    (r"classifier\.6", lambda m: "predictions", "dense"),
-)
-
-GOOGLENET_BRANCHES = {
-    "branch1": "1x1",
-    "branch2.0": "3x3_reduce",
-    "branch2.1": "3x3",
-    "branch3.0": "5x5_reduce",
-    "branch3.1": "5x5",
-    "branch4.1": "pool_proj",  # branch4.0 is the max-pool
-}
-GOOGLENET_STEM = {"conv1": "conv1", "conv2": "conv2_reduce", "conv3": "conv2"}
-
-GOOGLENET_RULES = (
-    # BasicConv2d units: <unit>.conv and <unit>.bn are kcnn's <layer> and <layer>_bn.
-    (r"(conv[123])\.conv", lambda m: GOOGLENET_STEM[m[1]], "conv"),
-    (r"(conv[123])\.bn", lambda m: f"{GOOGLENET_STEM[m[1]]}_bn", "bn"),
-    (
-        r"(inception\d[a-e])\.(branch1|branch[23]\.[01]|branch4\.1)\.conv",
-        lambda m: f"{m[1]}/{GOOGLENET_BRANCHES[m[2]]}",
-        "conv",
-    ),
-    (
-        r"(inception\d[a-e])\.(branch1|branch[23]\.[01]|branch4\.1)\.bn",
-        lambda m: f"{m[1]}/{GOOGLENET_BRANCHES[m[2]]}_bn",
-        "bn",
-    ),
-    (r"(aux[12])\.conv\.conv", lambda m: f"{m[1]}/conv", "conv"),
-    (r"(aux[12])\.conv\.bn", lambda m: f"{m[1]}/conv_bn", "bn"),
-    (r"(aux[12])\.fc1", lambda m: f"{m[1]}/fc", ("flatten_dense", 128)),
-    (r"(aux[12])\.fc2", lambda m: f"{m[1]}/predictions", "dense"),
-    (r"fc", lambda m: "predictions", "dense"),
-)
-
-# torchvision's Mixed_5b ... Mixed_7c are keras.applications' (and kcnn's) mixed0 ... mixed10.
-INCEPTION_V3_MODULES = {
-    name: f"mixed{i}"
-    for i, name in enumerate(
-        ["5b", "5c", "5d", "6a", "6b", "6c", "6d", "6e", "7a", "7b", "7c"]
-    )
-}
-
-INCEPTION_V3_RULES = (
-    # Stem units Conv2d_1a_3x3 ... are kcnn's conv_1a_3x3 ... (lower case).
-    (r"Conv2d_(\w+)\.conv", lambda m: f"conv_{m[1]}", "conv"),
-    (r"Conv2d_(\w+)\.bn", lambda m: f"conv_{m[1]}_bn", "bn"),
-    (
-        r"Mixed_(\d[a-e])\.(branch\w+)\.conv",
-        lambda m: f"{INCEPTION_V3_MODULES[m[1]]}/{m[2]}",
-        "conv",
-    ),
-    (
-        r"Mixed_(\d[a-e])\.(branch\w+)\.bn",
-        lambda m: f"{INCEPTION_V3_MODULES[m[1]]}/{m[2]}_bn",
-        "bn",
-    ),
-    (r"AuxLogits\.(conv[01])\.conv", lambda m: f"aux/{m[1]}", "conv"),
-    (r"AuxLogits\.(conv[01])\.bn", lambda m: f"aux/{m[1]}_bn", "bn"),
-    (r"AuxLogits\.fc", lambda m: "aux/predictions", "dense"),
-    (r"fc", lambda m: "predictions", "dense"),
-)
-
-VGG_CONVS = {"vgg11": (1, 1, 2, 2, 2), "vgg13": (2, 2, 2, 2, 2), "vgg16": (2, 2, 3, 3, 3),
-             "vgg19": (2, 2, 4, 4, 4)}  # convolutions per block (the paper's Table 1 columns)
-
-
-def vgg_rules(network, batch_norm):
-    """torchvision's `features.N` indices for a VGG: conv, [BN], ReLU per convolution, a pool per
-    block; `classifier.{0,3,6}` are fc1, fc2 and the classifier."""
-    rules, index = [], 0
-    for block, convs in enumerate(VGG_CONVS[network], 1):
-        for conv in range(1, convs + 1):
-            layer = f"block{block}_conv{conv}"
-            rules.append((rf"features\.{index}", lambda m, layer=layer: layer, "conv"))
-            index += 1
-            if batch_norm:
-                bn = f"block{block}_bn{conv}"
-                rules.append((rf"features\.{index}", lambda m, bn=bn: bn, "bn"))
-                index += 1
-            index += 1  # ReLU
-        index += 1  # MaxPool2d
-    rules += [
-        (r"classifier\.0", lambda m: "fc1", ("flatten_dense", 512)),
-        (r"classifier\.3", lambda m: "fc2", "dense"),
-        (r"classifier\.6", lambda m: "predictions", "dense"),
-    ]
-    return tuple(rules)
-
-
-RESNET_NETWORK = re.compile(
-    r"resnet(18|34|50|101|152)|resnext\d+_\d+x\d+d|wide_resnet(50|101)_2"
-)
-NETWORKS = (
-    "alexnet",
-    "vgg11, vgg13, vgg16, vgg19 (with or without '_bn')",
-    "googlenet",
-    "inception_v3",
-    "resnet18, resnet34, resnet50, resnet101, resnet152, resnext*, wide_resnet50_2/101_2",
-    "densenet121, densenet161, densenet169, densenet201",
-)
-
-
-def family_rules(network, model):
-    """The rule table for `network` (a kcnn builder name or torchvision's model name)."""
-    if not isinstance(network, str):
-        raise TypeError(f"`network` must be a network name (a string); received {network!r}")
-    vgg = re.fullmatch(r"(vgg1[169]|vgg13)(_bn)?", network)
-    if vgg:
-        model_bn = any(w.path.startswith("block1_bn1/") for w in model.weights)
-        if vgg[2] and not model_bn:
-            raise ValueError(
-                f"`network={network!r}` has batch normalization; build the model with "
-                "batch_norm=True"
-            )
-        return vgg_rules(vgg[1], batch_norm=model_bn)
-    if RESNET_NETWORK.fullmatch(network):
-        return RESNET_RULES
-    if re.fullmatch(r"densenet(121|161|169|201)", network):
-        return DENSENET_RULES
-    tables = {
-        "alexnet": ALEXNET_RULES,
-        "googlenet": GOOGLENET_RULES,
-        "inception_v3": INCEPTION_V3_RULES,
-    }
-    if network in tables:
-        return tables[network]
-    raise ValueError(
-        f"No torchvision weight mapping for network {network!r}; allowed: {'; '.join(NETWORKS)}"
-    )
+# A family module declares, for each variant, its rule table: a tuple of rules
+# (regular expression over the torch module path, function of the match giving the kcnn layer
+# path, kind). Kinds: "conv", "dense", "bn", or ("flatten_dense", channels) for a linear layer
+# that reads a flattened map of `channels` channels.
 
 
 def kcnn_weight_path(key, rules):
@@ -317,22 +127,48 @@ def _is_aux(path):
     return path.split("/")[0] in ("aux", "aux1", "aux2")
 
 
-def load_torchvision_state_dict(model, state_dict, *, network, skip_head=False):
+def convert_state_dict(state_dict, rules, *, network):
+    """{kcnn weight path: array in Keras' layout} of a torchvision state dict, no model needed.
+
+    Args:
+        state_dict: mapping of torchvision parameter names to arrays (e.g. from `read_pth`).
+        rules: the variant's rule table (its declaration's `torchvision_rules`).
+        network: the network's name, for messages.
+
+    Raises:
+        ValueError: a parameter matches no rule, or two parameters map to one kcnn weight.
+    """
+    arrays = {}
+    for key, value in state_dict.items():
+        if key.rpartition(".")[2] in IGNORED_PARAMETERS:
+            continue
+        path, kind = kcnn_weight_path(key, rules)
+        if path is None:
+            raise ValueError(
+                f"torchvision parameter {key!r} has no counterpart in kcnn's {network}: it is not "
+                "a parameter of that torchvision network"
+            )
+        if path in arrays:
+            raise ValueError(f"kcnn weight {path!r} is the target of two torchvision parameters")
+        arrays[path] = convert_array(np.asarray(value), kind)
+    return arrays
+
+
+def load_torchvision_state_dict(model, state_dict, *, rules, network, skip_head=False):
     """Assign a torchvision state dict to a kcnn model of the same network, by name.
 
-    Every torchvision parameter is translated through `network`'s rule table into the kcnn weight
-    path it belongs to and converted to Keras' layout (see the module docstring). torchvision's
-    side heads (GoogLeNet's `aux1`/`aux2`, Inception v3's `AuxLogits`) load into the kcnn model's
-    side heads when it was built with `aux_logits=True`, and are ignored otherwise.
+    Every torchvision parameter is translated through the variant's rule table into the kcnn
+    weight path it belongs to and converted to Keras' layout (see the module docstring).
+    torchvision's side heads (GoogLeNet's `aux1`/`aux2`, Inception v3's `AuxLogits`) load into the
+    kcnn model's side heads when it was built with `aux_logits=True`, and are ignored otherwise.
+    `kcnn.models.load_torchvision_state_dict` finds `rules` by the network's name.
 
     Args:
         model: a kcnn model built with torchvision's layout (e.g. `resnet50()`,
-            `alexnet(variant="torchvision")`, `vgg16(batch_norm=True)`,
-            `googlenet(variant="torchvision")`, `inception_v3(variant="torchvision")`,
-            `densenet121(variant="torchvision")`).
+            `alexnet(variant="torchvision")`, `vgg16(batch_norm=True)`).
         state_dict: mapping of torchvision parameter names to arrays (e.g. from `read_pth`).
-        network: the kcnn builder name ("resnet50", "vgg16", ...); torchvision's names
-            ("vgg16_bn", "resnext50_32x4d", ...) work too.
+        rules: the variant's rule table (its declaration's `torchvision_rules`).
+        network: the network's name, for messages.
         skip_head: leave the classifier (`predictions`, and the side heads' `predictions`)
             unassigned, for a model with another number of classes; with `include_top=False`
             the torchvision classifier layers the model lacks (AlexNet's fc6/fc7, VGG's fc1/fc2
@@ -345,20 +181,16 @@ def load_torchvision_state_dict(model, state_dict, *, network, skip_head=False):
         ValueError: a torchvision parameter matches no rule or names a kcnn weight the model lacks,
             a shape differs, or a kcnn weight receives no value. The message names the parameter.
     """
-    rules = family_rules(network, model)
     weights = {w.path: w for w in model.weights}
     has_aux = any(_is_aux(path) for path in weights)
     has_top = any(path.split("/")[0] == "predictions" for path in weights)
+    sources = {}
+    for key in state_dict:
+        if key.rpartition(".")[2] not in IGNORED_PARAMETERS:
+            sources[kcnn_weight_path(key, rules)[0]] = key
     assignments = {}
-    for key, value in state_dict.items():
-        if key.rpartition(".")[2] in IGNORED_PARAMETERS:
-            continue
-        path, kind = kcnn_weight_path(key, rules)
-        if path is None:
-            raise ValueError(
-                f"torchvision parameter {key!r} has no counterpart in kcnn's {network}: it is not "
-                "a parameter of that torchvision network"
-            )
+    for path, array in convert_state_dict(state_dict, rules, network=network).items():
+        key = sources[path]
         if _is_aux(path) and not has_aux:
             continue  # side heads exist only in training; the model was built without them
         if skip_head and (_is_head(path) or (_is_top(path) and not has_top)):
@@ -369,16 +201,13 @@ def load_torchvision_state_dict(model, state_dict, *, network, skip_head=False):
                 f"{model.name!r} does not have; was it built with torchvision's layout "
                 "(variant, batch_norm, include_top)?"
             )
-        array = convert_array(np.asarray(value), kind)
         expected = tuple(weights[path].shape)
         if array.shape != expected:
             raise ValueError(
-                f"torchvision parameter {key!r} has shape {tuple(np.shape(value))}, which is "
-                f"{array.shape} in Keras' layout; kcnn weight {path!r} has shape {expected} "
-                "(another width, number of classes or input size?)"
+                f"torchvision parameter {key!r} has shape {tuple(np.shape(state_dict[key]))}, "
+                f"which is {array.shape} in Keras' layout; kcnn weight {path!r} has shape "
+                f"{expected} (another width, number of classes or input size?)"
             )
-        if path in assignments:
-            raise ValueError(f"kcnn weight {path!r} is the target of two torchvision parameters")
         assignments[path] = array
     unassigned = sorted(set(weights) - set(assignments))
     missing = [p for p in unassigned if not (skip_head and _is_head(p))]

@@ -93,7 +93,7 @@ PUBLISHED = [
         "alexnet",
         {"variant": "paper"},
         724e6,
-        "the paper's layer table, two towers (spec section 6)",
+        "the paper's layer table, two towers",
     ),
     ("vgg16", {}, 15.47e9, "torchvision _ops 15.47"),
     (
@@ -105,8 +105,8 @@ PUBLISHED = [
     ("resnet50", {}, 4.09e9, "torchvision _ops 4.089 (v1.5)"),
     ("densenet121", {}, 2.83e9, "torchvision _ops 2.834"),
     ("inception_v3", {"aux_logits": False}, 5.71e9, "torchvision _ops 5.713"),
-    ("resnet20", {}, 40.6e6, "He et al. option A, computed (spec section 6)"),
-    ("lenet5", {"variant": "original"}, 326_520, "LeCun 1998 weight connections (spec section 6)"),
+    ("resnet20", {}, 40.6e6, "He et al. option A, computed"),
+    ("lenet5", {"variant": "original"}, 326_520, "LeCun 1998 weight connections"),
 ]
 
 

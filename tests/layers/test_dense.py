@@ -56,7 +56,7 @@ def test_dense_block_count_and_bottleneck_width(bn_size):
 
 
 def test_spec_densenet121_first_block_count():
-    # spec 9.1: DenseNet-121 block1 (6 layers, k=32, on 64 channels) has T 335,040
+    # DenseNet-121 block1 (6 layers, k=32, on 64 channels) has T 335,040
     block = DenseBlock(6, 32)
     block.build((None, 56, 56, 64))
     assert _trainable(block) == 335_040
@@ -79,7 +79,7 @@ def test_transition_width_is_floor_of_c_times_compression(channels, compression,
 def test_spec_densenet121_first_transition_count():
     block = TransitionBlock(0.5)
     block.build((None, 56, 56, 256))
-    assert _trainable(block) == 33_280  # spec 9.1, trans1
+    assert _trainable(block) == 33_280  # trans1
 
 
 # === Concatenation order ===

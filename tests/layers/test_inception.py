@@ -188,7 +188,7 @@ def test_count_include_pad_divides_border_by_nine():
 @pytest.mark.parametrize(
     "kwargs, in_shape, expected",
     [
-        ({}, (14, 14, 512), 3_188_840),  # paper/BVLC aux1 (spec 5.1)
+        ({}, (14, 14, 512), 3_188_840),  # paper/BVLC aux1
         ({}, (14, 14, 528), 3_190_888),  # paper aux2
         ({"batch_norm": True}, (14, 14, 512), 3_188_968),  # torchvision aux1
         ({"batch_norm": True, "adaptive_pool": True}, (14, 14, 528), 3_191_016),  # torchvision aux2

@@ -55,7 +55,7 @@ def test_output_shape_matches_compute_output_shape(make, channels, size, expecte
     )
 
 
-# === Counts (spec 7.1, 7.2: torchvision layout, BN = 2 trainable + 2 moving statistics) ===
+# === Counts (torchvision layout, BN = 2 trainable + 2 moving statistics) ===
 
 
 @pytest.mark.parametrize(
@@ -131,7 +131,7 @@ def test_block_options_are_keyword_only():
 
 
 def test_wrn_28_10_group1_count():
-    # spec 8: WRN-28-10 group 1 (four pre-activation blocks of 160 filters on the 16-channel stem) = 1,640,672
+    # WRN-28-10 group 1 (four pre-activation blocks of 160 filters on the 16-channel stem) = 1,640,672
     blocks = [ResidualBlock(160, preactivation=True)] + [
         ResidualBlock(160, preactivation=True) for _ in range(3)
     ]

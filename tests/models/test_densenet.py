@@ -1,20 +1,21 @@
-"""DenseNet family: the spec's counts, names, variants, input limits, mixed precision, saving, and
+"""DenseNet family: the declared counts, names, variants, input limits, mixed precision, saving, and
 the weight-copy equivalence with keras.applications.DenseNet121."""
 
 import keras
 import numpy as np
 import pytest
+from _declared import declared
 
 import kcnn
 from kcnn.models import densenet
 
 # Spec sections 0, 9 and 16: trainable and Keras total at the default input, and the trainable /
-# total without the top (keras.applications' include_top=False; no-top DenseNet-161 is not in the spec).
+# total without the top (keras.applications' include_top=False; keras.applications has no DenseNet-161).
 IMAGENET_COUNTS = {
-    "densenet121": ((7_978_856, 8_062_504), (6_953_856, 7_037_504)),
-    "densenet161": ((28_681_000, 28_900_936), None),
-    "densenet169": ((14_149_480, 14_307_880), (12_484_480, 12_642_880)),
-    "densenet201": ((20_013_928, 20_242_984), (18_092_928, 18_321_984)),
+    "densenet121": ((declared("densenet121", "imagenet"), 8_062_504), (6_953_856, 7_037_504)),
+    "densenet161": ((declared("densenet161", "imagenet"), 28_900_936), None),
+    "densenet169": ((declared("densenet169", "imagenet"), 14_307_880), (12_484_480, 12_642_880)),
+    "densenet201": ((declared("densenet201", "imagenet"), 20_242_984), (18_092_928, 18_321_984)),
 }
 
 
@@ -53,7 +54,7 @@ def test_densenet121_names_and_per_block_counts(densenet121):
         "conv2", "pool2", "conv3", "pool3", "conv4", "pool4", "conv5",
         "bn", "relu", "avg_pool", "predictions",
     ]  # fmt: skip
-    # spec 9.1, per-block T of DenseNet-121
+    # per-block T of DenseNet-121
     parts = {"conv2": 335_040, "pool2": 33_280, "conv3": 919_680, "pool3": 132_096, "conv4": 2_837_760,
              "pool4": 526_336, "conv5": 2_158_080, "bn": 2_048, "predictions": 1_025_000}  # fmt: skip
     assert {n: _trainable(densenet121.get_layer(n)) for n in parts} == parts
@@ -84,14 +85,14 @@ def test_cifar_variant_follows_the_source_notes():
     assert {model.get_layer(f"conv{i}").concat_order for i in (2, 3, 4, 5)} == {"prepend"}
     assert model.get_layer("conv5").output.shape == (None, 4, 4, 1024)
     assert model.output.shape == (None, 10)
-    assert _counts(model) == (6_956_298, 6_956_298 + 83_520)  # spec 16
+    assert _counts(model) == (6_956_298, 6_956_298 + 83_520)  # the CIFAR variant, 10 classes
 
 
 @pytest.mark.slow
 def test_densenet_bc_counts_and_channel_path():
-    # spec 9.2: DenseNet-BC-100-12 channels 24 -> 216 -> 108 -> 300 -> 150 -> 342 on 32/16/8 maps
+    # DenseNet-BC-100-12 channels 24 -> 216 -> 108 -> 300 -> 150 -> 342 on 32/16/8 maps
     model = kcnn.models.densenet_bc()
-    assert _counts(model) == (769_162, 793_150)  # spec 9.2 (paper: 0.8M)
+    assert _counts(model) == (declared("densenet_bc"), 793_150)  # paper: 0.8M
     shapes = [
         model.get_layer(n).output.shape[1:]
         for n in ("conv1_conv", "conv2", "pool2", "conv3", "pool3", "conv4")
@@ -123,7 +124,7 @@ def test_include_top_false_pooling(pooling, expected):
 
 
 def test_smallest_inputs():
-    # spec 13: 29 for the ImageNet stem (keras.applications enforces 32), 8 for the CIFAR variant's
+    # 29 for the ImageNet stem (keras.applications enforces 32), 8 for the CIFAR variant's
     # three transitions, 4 for DenseNet-BC's two
     smallest = kcnn.models.densenet121(input_shape=(29, 29, 3), include_top=False)
     assert smallest.output.shape == (None, 1, 1, 1024) and smallest.layers[-1].name == "relu"
@@ -200,7 +201,7 @@ def test_keras_applications_densenet121_weights_copy_by_name():
     kwargs = {"input_shape": (32, 32, 3), "classifier_activation": None}
     ours = kcnn.models.densenet121(num_classes=10, **kwargs)
     reference = keras.applications.DenseNet121(weights=None, classes=10, **kwargs)
-    assert _counts(ours) == _counts(reference) == (6_964_106, 7_047_754)  # spec section 0
+    assert _counts(ours) == _counts(reference) == (6_964_106, 7_047_754)  # keras.applications DenseNet121, 10 classes
     by_name = {w.path: w for w in reference.weights}
     assert len(by_name) == len(reference.weights)
     rng = np.random.default_rng(0)

@@ -76,4 +76,4 @@ def test_every_variant_of_every_network_declares_its_stages():
         for key, declared in kcnn.models.spec(name).variants.items():
             strides = [s.stride for s in declared.stages]
             assert declared.stages and strides == sorted(strides), (name, key)
-            assert all(isinstance(s, kcnn.models.Stage) and s.channels > 0 for s in declared.stages)
+            assert all(isinstance(s, kcnn.models.FeatureStage) and s.channels > 0 for s in declared.stages)

@@ -6,6 +6,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from _declared import declared
 
 from kcnn.layers import CompositeLayer
 from kcnn.models import inception_v3
@@ -19,7 +20,8 @@ def _trainable(model):
 @pytest.mark.slow
 def test_keras_variant_count():
     model = inception_v3(variant="keras")  # keras.applications.InceptionV3(weights=None)
-    assert (_trainable(model), model.count_params()) == (23_817_352, 23_851_784)
+    counts = (_trainable(model), model.count_params())
+    assert counts == (declared("inception_v3", "keras"), 23_851_784)
     assert model.input_shape == (None, 299, 299, 3) and model.output_shape == (None, 1000)
     assert "dropout" not in [layer.name for layer in model.layers]
 
@@ -31,7 +33,8 @@ def test_torchvision_variant_counts_with_and_without_aux():
     assert model.get_layer("aux").input.shape == (None, 17, 17, 768)  # after mixed7 (Mixed_6e)
     assert (_trainable(model), model.count_params()) == (27_161_264, 27_197_488)  # torchvision's
     main = model.main_model()  # the same layers without the side head: aux_logits=False
-    assert (_trainable(main), main.count_params()) == (23_834_568, 23_869_000)
+    counts = (_trainable(main), main.count_params())
+    assert counts == (declared("inception_v3", "torchvision"), 23_869_000)
     assert model.get_layer("dropout").rate == 0.5
 
 
@@ -42,7 +45,7 @@ def test_names_and_notop_count_at_75():
     assert [n for n in names if n in stem] == stem
     assert [n for n in names if n.startswith("mixed")] == [f"mixed{i}" for i in range(11)]
     assert model.output_shape == (None, 1, 1, 2048)
-    assert (_trainable(model), model.count_params()) == (21_768_352, 21_802_784)  # spec 0, notop
+    assert (_trainable(model), model.count_params()) == (21_768_352, 21_802_784)  # keras.applications InceptionV3(include_top=False)
     assert not model.get_layer("conv_1a_3x3_bn").scale  # keras.applications: no gamma
 
 

@@ -14,6 +14,8 @@ import pytest
 import kcnn.models
 from kcnn.models import initializers
 
+SCHEMES = kcnn.models.initializer_schemes()
+
 torch = pytest.importorskip("torch")
 stats = pytest.importorskip("scipy.stats")
 
@@ -42,18 +44,16 @@ def _moments_match(values, std):
 def test_kernels_have_the_sources_moments(scheme):
     rng = np.random.default_rng(0)
     for shape, std in zip((CONV, DENSE), KERNEL_STD[scheme]):
-        fan_in = initializers.fans(shape)[0]
-        _moments_match(initializers._draw(scheme, "layer", shape, fan_in, rng), std)
+        _moments_match(SCHEMES[scheme].kernel("layer", shape, rng), std)
 
 
 def test_biases_follow_the_sources():
     rng = np.random.default_rng(0)
-    default = initializers._bias("torchvision-resnet", "fc", (100_000,), 1024, False, rng)
+    default = SCHEMES["torchvision-resnet"].bias(rng, "fc", (100_000,), 1024, False)
     assert np.abs(default).max() <= 1 / 32 and abs(default.std() * 32 / UNIFORM_STD - 1) < 0.02
-    assert not initializers._bias("torchvision-vgg", "fc6", (10,), 1024, False, rng).any()
-    assert not initializers._bias("torchvision-densenet", "predictions", (10,), 1024, False,
-                                  rng).any()
-    paper = {name: initializers._bias("alexnet-paper", name, (4,), 9, True, rng)[0]
+    assert not SCHEMES["torchvision-vgg"].bias(rng, "fc6", (10,), 1024, False).any()
+    assert not SCHEMES["torchvision-densenet"].bias(rng, "predictions", (10,), 1024, False).any()
+    paper = {name: SCHEMES["alexnet-paper"].bias(rng, name, (4,), 9, True)[0]
              for name in ("conv1", "conv2", "conv3", "conv4", "conv5", "fc6", "fc7",
                           "predictions")}
     assert paper == {"conv1": 0, "conv2": 1, "conv3": 0, "conv4": 1, "conv5": 1, "fc6": 1,
@@ -63,7 +63,7 @@ def test_biases_follow_the_sources():
 def test_inception_v3_aux_layers_have_their_own_std():
     rng = np.random.default_rng(0)
     for path, std in (("aux/conv1", 0.01), ("aux/predictions", 0.001), ("mixed_5b/conv", 0.1)):
-        _moments_match(initializers._draw("torchvision-inception_v3", path, CONV, 2304, rng), std)
+        _moments_match(SCHEMES["torchvision-inception_v3"].kernel(path, CONV, rng), std)
 
 
 def _same_distribution(ours, theirs):
@@ -106,16 +106,14 @@ def test_alexnet_paper_and_keras_options():
     keras_model = kcnn.models.get("alexnet", variant="cifar")  # default: the builder's (Keras')
     assert not np.asarray(_weight(keras_model, "conv2/bias")).any()
     # each variant declares its source's scheme next to its family's table
-    assert kcnn.models.spec("alexnet").variant("paper").initializer == "alexnet-paper"
-    assert kcnn.models.spec("resnet50").variant("keras").initializer == "keras"
-    assert kcnn.models.spec("resnet50").variant("torchvision").initializer == "torchvision-resnet"
-    assert kcnn.models.spec("resnet20").variant().initializer == "kaiming"
-    assert initializers.scheme("source", "torchvision-inception_v3") == "torchvision-inception_v3"
-    assert initializers.scheme("kaiming", "torchvision-vgg") == "kaiming"
-    declared = {
-        v.initializer for n in kcnn.models.names() for v in kcnn.models.spec(n).variants.values()
-    }
-    assert declared <= set(initializers.SCHEMES)
+    assert kcnn.models.spec("alexnet").variant("paper").initializer.name == "alexnet-paper"
+    assert kcnn.models.spec("resnet50").variant("keras").initializer.name == "keras"
+    resnet50 = kcnn.models.spec("resnet50").variant("torchvision")
+    assert resnet50.initializer.name == "torchvision-resnet"
+    assert kcnn.models.spec("resnet20").variant().initializer.name == "kaiming"
+    assert initializers.scheme("source", resnet50.initializer, SCHEMES) is resnet50.initializer
+    assert initializers.scheme("kaiming", resnet50.initializer, SCHEMES) is initializers.KAIMING
+    assert sorted(SCHEMES) == sorted([*KERNEL_STD, "keras"])
     with pytest.raises(ValueError, match="cannot be combined with `weights="):
         kcnn.models.get("alexnet", initializer="source", weights="imagenet")
     with pytest.raises(ValueError, match="unknown initializer 'xavier'; choose from: source, keras"):

@@ -1,4 +1,4 @@
-"""The ResNet family: exact counts (spec sections 0, 7 and 8), names, stage shapes, variants, the
+"""The ResNet family: exact counts, names, stage shapes, variants, the
 CIFAR option A/B shortcuts, pre-activation and WRN heads, argument errors, saving, and weight-copy
 equivalence with keras.applications' ResNet50.
 
@@ -9,6 +9,7 @@ Shared behaviour (float32 output under mixed precision, no auto-generated names,
 import keras
 import numpy as np
 import pytest
+from _declared import declared
 
 import kcnn
 from kcnn.layers import BottleneckBlock, CompositeLayer, ResidualBlock, ZeroPadShortcut
@@ -16,24 +17,24 @@ from kcnn.weights import keras_h5
 
 RNG = np.random.default_rng(0)
 
-# (builder, options) -> (trainable, Keras total), from the spec's section 0 table.
+# (builder, options) -> (trainable: the declaration's, Keras total).
 COUNTS = {
-    ("resnet18", ()): (11_689_512, 11_699_112),
-    ("resnet34", ()): (21_797_672, 21_814_696),
-    ("resnet50", ()): (25_557_032, 25_610_152),
-    ("resnet101", ()): (44_549_160, 44_654_504),
-    ("resnet152", ()): (60_192_808, 60_344_232),
-    ("resnet50", (("variant", "keras"),)): (25_583_592, 25_636_712),
-    ("resnet101", (("variant", "keras"),)): (44_601_832, 44_707_176),
-    ("resnet152", (("variant", "keras"),)): (60_268_520, 60_419_944),
-    ("resnet18", (("variant", "cifar"),)): (11_173_962, 11_183_562),
-    ("resnet20", ()): (269_722, 271_098),
-    ("resnet32", ()): (464_154, 466_426),
-    ("resnet44", ()): (658_586, 661_754),
-    ("resnet56", ()): (853_018, 857_082),
-    ("resnet110", ()): (1_727_962, 1_736_058),
-    ("preact_resnet164", ()): (1_703_258, 1_727_482),
-    ("wide_resnet", ()): (36_479_194, 36_497_146),
+    ("resnet18", ()): (declared("resnet18", "torchvision"), 11_699_112),
+    ("resnet34", ()): (declared("resnet34", "torchvision"), 21_814_696),
+    ("resnet50", ()): (declared("resnet50", "torchvision"), 25_610_152),
+    ("resnet101", ()): (declared("resnet101", "torchvision"), 44_654_504),
+    ("resnet152", ()): (declared("resnet152", "torchvision"), 60_344_232),
+    ("resnet50", (("variant", "keras"),)): (declared("resnet50", "keras"), 25_636_712),
+    ("resnet101", (("variant", "keras"),)): (declared("resnet101", "keras"), 44_707_176),
+    ("resnet152", (("variant", "keras"),)): (declared("resnet152", "keras"), 60_419_944),
+    ("resnet18", (("variant", "cifar"),)): (declared("resnet18", "cifar"), 11_183_562),
+    ("resnet20", ()): (declared("resnet20"), 271_098),
+    ("resnet32", ()): (declared("resnet32"), 466_426),
+    ("resnet44", ()): (declared("resnet44"), 661_754),
+    ("resnet56", ()): (declared("resnet56"), 857_082),
+    ("resnet110", ()): (declared("resnet110"), 1_736_058),
+    ("preact_resnet164", ()): (declared("preact_resnet164"), 1_727_482),
+    ("wide_resnet", ()): (declared("wide_resnet"), 36_497_146),
     ("wide_resnet", (("depth", 16), ("width", 4))): (2_748_890, None),
 }
 
@@ -79,11 +80,11 @@ def _np(x):
 # trainable and Keras total at 1000 classes (torchvision's num_params for the first), and
 # torchvision's published GFLOPS (multiply-adds) at 224x224
 WIDER = {
-    "resnext50_32x4d": (25_028_904, 25_097_128, 4.23e9),
-    "resnext101_32x8d": (88_791_336, 88_994_216, 16.41e9),
-    "resnext101_64x4d": (83_455_272, 83_658_152, 15.46e9),
-    "wide_resnet50_2": (68_883_240, 68_951_464, 11.40e9),
-    "wide_resnet101_2": (126_886_696, 127_024_552, 22.75e9),
+    "resnext50_32x4d": (declared("resnext50_32x4d"), 25_097_128, 4.23e9),
+    "resnext101_32x8d": (declared("resnext101_32x8d"), 88_994_216, 16.41e9),
+    "resnext101_64x4d": (declared("resnext101_64x4d"), 83_658_152, 15.46e9),
+    "wide_resnet50_2": (declared("wide_resnet50_2"), 68_951_464, 11.40e9),
+    "wide_resnet101_2": (declared("wide_resnet101_2"), 127_024_552, 22.75e9),
 }
 
 
@@ -122,7 +123,7 @@ def test_counts_match_the_spec(key):
 
 @pytest.mark.parametrize("name", ["resnet20", "resnet56"])
 def test_option_b_adds_two_projections(name):
-    # spec 7.2: 1x1 projection + BN at the two downsamplings: exactly +2,752 T and +192 NT
+    # option B: 1x1 projection + BN at the two downsamplings: exactly +2,752 T and +192 NT
     a = counts(build(name))
     b = counts(build(name, shortcut="projection"))
     assert (b[0] - a[0], (b[1] - b[0]) - (a[1] - a[0])) == (2_752, 192)
@@ -152,7 +153,7 @@ def test_option_a_has_zero_pad_shortcuts_at_the_downsamplings():
 
 
 def test_wrn_28_10_with_100_classes():
-    # spec 8: T 36,536,884 with 100 classes; only the classifier differs (641 weights per extra class)
+    # T 36,536,884 with 100 classes; only the classifier differs (641 weights per extra class)
     assert COUNTS[("wide_resnet", ())][0] + 90 * 641 == 36_536_884
 
 
@@ -326,7 +327,8 @@ def test_any_input_size_from_1x1():
         (
             "resnet18",
             {"variant": "keras"},
-            "`resnet18`: keras.applications has no resnet18, so there is no variant 'keras'",
+            # one variant check serves every builder (ModelSpec.variant)
+            "`resnet18`: unknown variant 'keras'; allowed: 'torchvision', 'cifar'",
         ),
         ("resnet34", {"variant": "keras"}, "allowed: 'torchvision', 'cifar'"),
         (

@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 import kcnn.models
-from kcnn.weights.torchvision import load_torchvision_state_dict, read_pth
+from kcnn.models import load_torchvision_state_dict
+from kcnn.weights.torchvision import read_pth
 
 
 def test_resnet18_converted_weights_give_torchvision_logits(tmp_path):

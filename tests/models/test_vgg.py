@@ -1,4 +1,4 @@
-"""VGG-11/13/16/19 with and without batch norm (spec section 3): counts, keras.applications'
+"""VGG-11/13/16/19 with and without batch norm: counts, keras.applications'
 names, the weight-copy equivalence with keras.applications.VGG16/VGG19, input limits, mixed
 precision and saving.
 
@@ -11,6 +11,7 @@ import re
 import keras
 import numpy as np
 import pytest
+from _declared import declared
 
 import kcnn
 from kcnn.models import vgg
@@ -20,16 +21,16 @@ AUTO_NAME = re.compile(
 )
 RNG = np.random.default_rng(0)
 
-# Spec sections 0 and 3: (T, Keras total) at 224x224x3, 1000 classes.
+# (T: the declaration's, Keras total) at 224x224x3, 1000 classes.
 COUNTS = {
-    ("vgg11", False): (132_863_336, 132_863_336),
-    ("vgg13", False): (133_047_848, 133_047_848),
-    ("vgg16", False): (138_357_544, 138_357_544),
-    ("vgg19", False): (143_667_240, 143_667_240),
-    ("vgg11", True): (132_868_840, 132_874_344),
-    ("vgg13", True): (133_053_736, 133_059_624),
-    ("vgg16", True): (138_365_992, 138_374_440),
-    ("vgg19", True): (143_678_248, 143_689_256),
+    ("vgg11", False): (declared("vgg11", False), declared("vgg11", False)),
+    ("vgg13", False): (declared("vgg13", False), declared("vgg13", False)),
+    ("vgg16", False): (declared("vgg16", False), declared("vgg16", False)),
+    ("vgg19", False): (declared("vgg19", False), declared("vgg19", False)),
+    ("vgg11", True): (declared("vgg11", True), 132_874_344),
+    ("vgg13", True): (declared("vgg13", True), 133_059_624),
+    ("vgg16", True): (declared("vgg16", True), 138_374_440),
+    ("vgg19", True): (declared("vgg19", True), 143_689_256),
 }
 
 

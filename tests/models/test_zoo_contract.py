@@ -13,6 +13,7 @@ import pytest
 
 import kcnn
 import kcnn.analysis
+from kcnn.models._common import COMMON_OPTIONS
 
 # Builders whose head is a Flatten into a Dense layer need a fixed input size with the top.
 FIXED_HEAD_SIZE = {"alexnet": 227, "simple_cnn": 128}
@@ -105,16 +106,7 @@ def test_rejects_too_small_input_and_bad_classes(name):
         kcnn.models.get(name, num_classes=0)
 
 
-COMMON_ARGUMENTS = (
-    "num_classes",
-    "input_shape",
-    "include_top",
-    "pooling",
-    "classifier_activation",
-    "input_tensor",
-    "weights",
-    "name",
-)
+COMMON_ARGUMENTS = COMMON_OPTIONS  # the arguments every builder takes
 
 
 @pytest.mark.parametrize("name", kcnn.models.names())
@@ -127,3 +119,6 @@ def test_builder_shows_its_whole_signature(name):
     doc = inspect.getdoc(builder)
     for parameter in parameters:
         assert f"{parameter}: " in doc, (name, parameter)
+    # a plain function: its signature is its code's, not a rewritten or wrapped one
+    assert inspect.isfunction(builder) and kcnn.models.spec(name).builder is builder
+    assert "__signature__" not in vars(builder) and not hasattr(builder, "__wrapped__"), name

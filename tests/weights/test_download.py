@@ -15,7 +15,8 @@ import numpy as np
 import pytest
 
 import kcnn
-from kcnn.weights import download, loader
+from kcnn.models import _loading as loader
+from kcnn.weights import download
 
 
 def test_imagenet_picks_the_variant_that_has_weights():
@@ -97,7 +98,7 @@ def test_without_torch_the_conversion_says_what_to_install(cache, monkeypatch):
     started = time.perf_counter()
     with pytest.raises(
         download.WeightsUnavailableError,
-        match=r'pip install "kcnn\[torch\]".*resnet18-f37072fd\.weights\.h5',
+        match=r'pip install "kcnn\[torch\]".*resnet18-f37072fd\.kcnn\.h5',
     ):
         kcnn.models.resnet18(weights="imagenet")
     assert time.perf_counter() - started < 5

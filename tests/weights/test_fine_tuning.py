@@ -47,3 +47,15 @@ def test_include_preprocessing_takes_raw_images(cached_resnet18):
         rtol=1e-4,
         atol=1e-4,
     )
+
+
+def test_another_head_builds_one_model_only(cached_resnet18, monkeypatch):
+    """The weights load into the model asked for, by name; no reference model is built."""
+    import kcnn.models.resnet as family
+
+    built = []
+    make = family._imagenet_resnet
+    monkeypatch.setattr(family, "_imagenet_resnet", lambda *a, **k: built.append(a) or make(*a, **k))
+    with pytest.warns(UserWarning, match="predictions left as initialised"):
+        kcnn.models.resnet18(weights="imagenet", num_classes=10, input_shape=(32, 32, 3))
+    assert len(built) == 1

@@ -23,7 +23,8 @@ import pytest
 import torch
 
 import kcnn.models
-from kcnn.weights.torchvision import convert_array, load_torchvision_state_dict, read_pth
+from kcnn.models import load_torchvision_state_dict
+from kcnn.weights.torchvision import convert_array, read_pth
 
 RELATIVE_TOLERANCE = 1e-4
 
@@ -363,10 +364,11 @@ def test_resnext_and_wide_resnet_names_follow_the_resnet_table(network, like):
     """torchvision's ResNeXts and wide ResNets differ from their ResNet only in widths and groups:
     their parameters map, by the same rules, onto exactly the kcnn weight paths of that ResNet
     (the shapes are checked when a kcnn builder of the same name loads them)."""
-    from kcnn.weights.torchvision import RESNET_RULES, family_rules, kcnn_weight_path
+    from kcnn.models.resnet import TORCHVISION_RULES as RESNET_RULES
+    from kcnn.weights.torchvision import kcnn_weight_path
 
     models = _torchvision.import_torchvision_models()
-    assert family_rules(network, None) is RESNET_RULES
+    assert kcnn.models.torchvision_rules(network) is RESNET_RULES
     with torch.device("meta"):  # names only: no memory, no initialisation
         names = [
             n for n in getattr(models, network)(weights=None).state_dict()
