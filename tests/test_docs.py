@@ -205,25 +205,3 @@ def test_console_block(block):
             assert main(argv[1:]) == 0
         real = [line.rstrip() for line in out.getvalue().splitlines()]
         assert [line for line in shown if line != "..." and line.rstrip() not in real] == []
-
-
-def _readme_table():
-    text = (ROOT / "README.md").read_text()
-    start = text.index("<!-- kcnn list --markdown -->\n") + len("<!-- kcnn list --markdown -->\n")
-    return text[start:text.index("<!-- end of kcnn list -->")]
-
-
-def test_the_readme_model_table_names_every_registered_model():
-    import kcnn.models
-
-    rows = _readme_table().splitlines()[2:]
-    assert [row.split("|")[1].strip().strip("`") for row in rows] == kcnn.models.names()
-
-
-@pytest.mark.slow
-def test_the_readme_model_table_is_what_kcnn_list_markdown_prints():
-    """Builds every registered model; the fast twin above checks the names."""
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        assert main(["list", "--markdown"]) == 0
-    assert _readme_table() == out.getvalue()

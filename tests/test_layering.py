@@ -10,14 +10,6 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1] / "kcnn"
 
-# Edges that other branches of this round remove: the data folder/sources pair imports each other,
-# and two command modules import the CLI's error formatting. PENDING_REMOVAL is emptied once
-# those branches are merged; it must not grow.
-PENDING_REMOVAL = {
-    ("kcnn.data.folder", "kcnn.data.sources"),
-    ("kcnn.training.commands", "kcnn.cli"),
-    ("kcnn.viz.commands", "kcnn.cli"),
-}
 
 
 def _module_name(path):
@@ -69,7 +61,6 @@ def _graph():
         graph[module] = {
             t for t in targets if not any(o.startswith(t + ".") for o in targets if o != t)
         } - {t for t in targets if t == "kcnn"}
-        graph[module] -= {target for source, target in PENDING_REMOVAL if source == module}
     return graph
 
 
