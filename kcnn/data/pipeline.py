@@ -94,6 +94,7 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
     if deterministic and seed is None:
         seed = 0
 
+    data_dir = os.path.expanduser(data_dir) if data_dir else data_dir  # "~/data", as a shell does
     raw = sources.load_raw(name, split, data_dir=data_dir, download=download,
                            shuffle_files=shuffle, seed=seed, image_size=size, channels=channels,
                            num_classes=num_classes, num_examples=num_examples,

@@ -344,8 +344,10 @@ def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, 
 
     A name with original files (`kcnn.data.files.ORIGINALS`) is looked for in this order: the
     set prepared by tensorflow-datasets in `data_dir` (or tfds' default), the original files in
-    `data_dir`, Keras' cache; then, online and with `download`, tfds downloads it."""
+    `data_dir`, Keras' cache; then, online and with `download`, tfds downloads it. A leading
+    `~` in `data_dir` is expanded, as the shell expands it for `--data-dir`."""
     check_name(name)
+    data_dir = os.path.expanduser(data_dir) if data_dir else data_dir
     if folders.is_folder(name):
         return folders.load_raw(name, split, image_size=image_size, channels=channels,
                                 **(folder or {}))
@@ -372,6 +374,7 @@ def info(name, data_dir=None, **folder):
     variable-size dimensions). For an image folder, `folder` takes `validation_fraction` and
     `test_fraction`."""
     check_name(name)
+    data_dir = os.path.expanduser(data_dir) if data_dir else data_dir
     if folders.is_folder(name):
         return folders.info(name, **folder)
     kind = DATASETS[name].kind if name in DATASETS else "tfds"

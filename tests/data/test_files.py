@@ -82,6 +82,14 @@ def test_idx_files_give_the_exact_images_labels_and_class_names(tmp_path, gz):
     assert info.num_examples == 10
 
 
+def test_a_leading_tilde_in_data_dir_is_the_home_directory(_isolated):
+    arrays = make_arrays()
+    write_idx(_isolated / "data" / "mnist", arrays)
+    x, y, _ = read_all("mnist", "test", "~/data/mnist")
+    np.testing.assert_array_equal(y, arrays["test"][1])
+    assert kcnn.data.info("mnist", data_dir="~/data/mnist").num_classes == 10
+
+
 def cifar_batch(images, labels, kind="cifar10"):
     """A batch pickled as the CIFAR python version is: protocol 2, bytes keys, N x 3072 rows of
     channel planes, with the array's class named as NumPy 1 named it (numpy.core.multiarray)."""
