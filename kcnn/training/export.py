@@ -1,6 +1,6 @@
 """`kcnn export RUN_DIR --format savedmodel|onnx|litert`: Keras' own `model.export` of a run's
 saved model (raw images in: its Resizing and Normalization layers included; auxiliary heads
-dropped), then the artifact is loaded back with its own runtime and its predictions compared
+dropped; a mixed-precision model computing in float32), then the artifact is loaded back with its own runtime and its predictions compared
 with the Keras model's.
 
 Runtimes that load the artifacts back: TensorFlow's SavedModel loader (`tf.saved_model.load`),
@@ -30,6 +30,40 @@ def inference_model(model):
     if len(outputs) == 1:
         return model
     return keras.Model(model.inputs, outputs[0], name=model.name)
+
+
+def in_float32(model):
+    """`model` computing in float32: a mixed-precision model (bfloat16 or float16 computation,
+    float32 weights, as `--precision mixed_bfloat16` trains it) rebuilt layer for layer with a
+    float32 policy and the same weights; a float32 model is returned as it is. ONNX Runtime's CPU
+    convolutions and the LiteRT interpreter's built-in kernels take no bfloat16."""
+    if all(layer.dtype_policy.compute_dtype == "float32" for layer in _every_layer(model)):
+        return model
+    copy = type(model).from_config(_float32_policies(model.get_config()))
+    copy.set_weights(model.get_weights())
+    return copy
+
+
+def _every_layer(model):
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _every_layer(layer)
+
+
+def _float32_policies(config):
+    """A copy of a serialized model config with every mixed-precision dtype policy float32."""
+    if isinstance(config, list):
+        return [_float32_policies(item) for item in config]
+    if not isinstance(config, dict):
+        return config
+    if config.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+        name = config.get("config", {}).get("name", "")
+        if name.startswith("mixed_"):
+            return dict(config, config=dict(config["config"], name="float32"))
+    return {key: (value.replace("mixed_bfloat16", "float32").replace("mixed_float16", "float32")
+                  if key == "dtype" and isinstance(value, str) else _float32_policies(value))
+            for key, value in config.items()}
 
 
 def export(run_dir, format, path=None, check=True):
@@ -67,7 +101,7 @@ def export(run_dir, format, path=None, check=True):
         path = os.path.join(folder, "model" + SUFFIX[format])
     path = os.fspath(path)
     runs.check_writable(path, option="--output", folder_ok=format == "savedmodel")
-    model = inference_model(runs.load(run_dir).model)
+    model = in_float32(inference_model(runs.load(run_dir).model))
     height, width = _network_input(model)
     channels = model.input_shape[-1]
     # A fixed image size: every runtime takes it, and the Resizing layer is then the identity.

@@ -98,7 +98,9 @@ def remove_partial_files(directory):
 def locked(run_dir):
     """Create `run_dir` if needed and hold its lock while the block runs: an flock on
     run_dir/.lock, which holds the process id. The kernel releases an flock when its process
-    dies, so a lock left by a dead process is simply taken; the file is removed at the end.
+    dies, so a lock left by a dead process is simply taken; the file is removed at the end, and
+    so is `run_dir` if this call created it and the block left nothing in it (a run that failed
+    before it wrote anything, such as a data set that was not found, leaves no empty folder).
 
     Raises:
         RunDirBusy: another process holds the lock (the message names its process id).
@@ -108,6 +110,7 @@ def locked(run_dir):
         raise RunDirError(f"the run directory {run_dir} is a file; choose a directory "
                           "(--run-dir DIR)")
     path = os.path.join(run_dir, LOCK)
+    created = not os.path.exists(run_dir)
     try:
         os.makedirs(run_dir, exist_ok=True)
         handle = _take(path, run_dir)
@@ -121,6 +124,9 @@ def locked(run_dir):
         with contextlib.suppress(OSError):
             os.remove(path)  # still locked: a trainer that opened it now sees it was replaced
         os.close(handle)  # releases the lock
+        if created:
+            with contextlib.suppress(OSError):
+                os.rmdir(run_dir)  # fails, as it should, unless the run left the folder empty
 
 
 def _take(path, run_dir):

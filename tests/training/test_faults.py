@@ -521,7 +521,7 @@ def test_a_network_whose_layer_outputs_exceed_the_memory_is_refused_before_train
     sysconf = os.sysconf
     monkeypatch.setattr(os, "sysconf", lambda name: pages.get(name) or sysconf(name))
     with pytest.raises(ValueError) as raised:
-        train(tmp_path / "run", dataset="synthetic", batch_size=2048)
+        train(tmp_path / "run", dataset="synthetic", batch_size=2048, precision="float32")
     found = re.fullmatch(r"lenet5 at 32x32 keeps \d+ MiB of layer outputs for a batch of "
                          r"2048, more than this machine's 64 MiB of memory; lower --batch-size "
                          r"to at most (\d+) or --image-size", str(raised.value))

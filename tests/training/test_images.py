@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 
+import keras
 import numpy as np
 import pytest
 from _scripts import make_photos  # tests/ is on pytest's pythonpath
@@ -18,7 +19,7 @@ from _scripts import make_photos  # tests/ is on pytest's pythonpath
 import kcnn
 import kcnn.training
 from kcnn import cli
-from kcnn.training import evaluation, export
+from kcnn.training import deploy, evaluation, export
 
 pytestmark = pytest.mark.tf_only
 
@@ -35,7 +36,7 @@ def photo_run(tmp_path_factory):
     with contextlib.redirect_stdout(out):
         result = kcnn.training.train(
             model="lenet5", dataset=str(root), epochs=2, batch_size=8, seed=0, verbose=2,
-            run_dir=str(root.parent / "run"),
+            run_dir=str(root.parent / "run"), precision="float32",  # tight tolerances below
         )
     return result, out.getvalue(), root
 
@@ -169,6 +170,28 @@ def test_export_loads_back_with_its_runtime_and_matches_keras(photo_run, tmp_pat
     out = export.export(result.run_dir, format, path=str(tmp_path / f"model{suffix}"))
     assert out["max_abs_difference"] < 1e-5 and out["input_shape"] == [32, 32, 3]
     assert pathlib.Path(out["path"]).exists()
+
+
+def test_a_bfloat16_model_exports_computing_in_float32(tmp_path):
+    """ONNX Runtime and LiteRT have no bfloat16 convolutions: a run trained with
+    --precision mixed_bfloat16 (auto on CPUs with AMX-BF16 or AVX512_BF16) exports in float32."""
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        network = kcnn.models.lenet5(input_shape=(32, 32, 3), num_classes=2)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    model = deploy.with_preprocessing(network, image_size=(32, 32))
+    model.save(tmp_path / "model.keras")
+    copy = export.in_float32(model)
+    assert {layer.dtype_policy.compute_dtype for layer in export._every_layer(copy)} == {"float32"}
+    for mine, theirs in zip(copy.get_weights(), model.get_weights(), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    images = np.random.RandomState(1).uniform(0, 255, (3, 32, 32, 3)).astype("float32")
+    np.testing.assert_allclose(copy.predict(images, verbose=0), model.predict(images, verbose=0),
+                               atol=2e-2)  # bfloat16 keeps 8 bits of mantissa
+    for format, suffix in (("onnx", ".onnx"), ("litert", ".tflite")):
+        out = export.export(str(tmp_path / "model.keras"), format, path=str(tmp_path / f"m{suffix}"))
+        assert out["max_abs_difference"] < 1e-5
 
 
 def test_export_names_the_package_to_install_when_a_converter_is_missing(photo_run, monkeypatch):
