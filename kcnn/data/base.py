@@ -115,15 +115,11 @@ def slice_split(split, sizes):
 
 def image_size_pair(image_size):
     """(height, width) from an int or a pair; a ValueError for anything else."""
-    if isinstance(image_size, bool):
-        raise ValueError(f"image_size must be a positive int or (height, width); got {image_size!r}")
-    if isinstance(image_size, int):
-        image_size = (image_size, image_size)
-    try:
-        pair = tuple(image_size)
-    except TypeError:
-        pair = ()
-    if len(pair) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) and v > 0
-                                 for v in pair):
-        raise ValueError(f"image_size must be a positive int or (height, width); got {image_size!r}")
-    return pair
+    def positive(value):
+        return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+    pair = (image_size, image_size) if positive(image_size) else image_size
+    if not isinstance(pair, (tuple, list)) or len(pair) != 2 or not all(map(positive, pair)):
+        raise ValueError("image_size must be a positive int or (height, width); got "
+                         f"{image_size!r}")
+    return tuple(pair)

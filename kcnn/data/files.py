@@ -27,7 +27,7 @@ import zlib
 
 import numpy as np
 
-from kcnn.data.base import DatasetNotAvailableError, RawSplit, slice_split
+from kcnn.data.base import RawSplit, slice_split
 
 IDX_FILES = {
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -243,7 +243,7 @@ def not_found_message(name, data_dir, notes, tfds_dir=None):
 # ---------------------------------------------------------------------------------------------
 # reading the files
 
-_ARRAYS = {}  # (path, form, size, mtime) -> {"train": (images, labels), "test": ...}
+_ARRAYS = {}  # (path, form, files' sizes and times) -> {"train": (images, labels), "test": ...}
 
 
 def _read(path, opener=open):
@@ -313,9 +313,10 @@ class _ArrayUnpickler(pickle.Unpickler):
     """Builds only plain containers and NumPy arrays: a pickle asking for anything else (which
     could run code) is refused."""
 
-    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
-                ("numpy", "ndarray"), ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
-                ("numpy._core.numeric", "_frombuffer")}
+    _ALLOWED = {("numpy.core.multiarray", "_reconstruct"),
+                ("numpy._core.multiarray", "_reconstruct"), ("numpy", "ndarray"),
+                ("numpy", "dtype"), ("numpy.core.numeric", "_frombuffer"),
+                ("numpy._core.numeric", "_frombuffer"), ("_codecs", "encode")}
 
     def find_class(self, module, name):
         if (module, name) not in self._ALLOWED:
@@ -384,9 +385,8 @@ def _read_cifar(found):
 def read(found):
     """{"train": (uint8 images (N, H, W, C), labels), "test": ...} of a `Found`, checked: image
     shape, label range and, for sets of known counts, that the files are this set's. Kept in
-    memory for the process (keyed by path, size and modification time)."""
-    stat = os.stat(found.path)
-    key = (found.path, found.form, stat.st_size, stat.st_mtime_ns)
+    memory for the process (keyed by the files' paths, sizes and modification times)."""
+    key = (found.path, found.form, _signature(found.path))
     if key not in _ARRAYS:
         reader = {"idx": _read_idx, "npz": _read_npz, "cifar": _read_cifar,
                   "cifar-tar": _read_cifar}[found.form]
@@ -395,6 +395,14 @@ def read(found):
         _ARRAYS.clear()  # one set at a time: MNIST is 55 MB, CIFAR-10 184 MB
         _ARRAYS[key] = arrays
     return _ARRAYS[key]
+
+
+def _signature(path):
+    """(name, size, modification time) of `path` or of each file in the folder `path`: a file
+    replaced in place is read again."""
+    paths = [path] if os.path.isfile(path) else sorted(
+        os.path.join(path, n) for n in os.listdir(path) if os.path.isfile(os.path.join(path, n)))
+    return tuple((p, os.stat(p).st_size, os.stat(p).st_mtime_ns) for p in paths)
 
 
 def _check(found, arrays):

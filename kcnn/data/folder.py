@@ -66,9 +66,21 @@ def is_folder(name):
     return isinstance(name, (str, os.PathLike)) and os.path.isdir(name)
 
 
+def _sixteen_bit(image):
+    """A 16-bit greyscale image (Pillow mode "I;16*", or "I" as PNG decoders give it) as uint8
+    (H, W, 1), scaled by keeping the high byte (v >> 8, so 65535 -> 255), as Pillow itself does
+    for 16-bit RGB and RGBA PNGs: never clipped at 255."""
+    pixels = np.asarray(image)
+    if pixels.size and (pixels.min() < 0 or pixels.max() > 65535):
+        raise ValueError(f"{image.mode} pixels run from {pixels.min()} to {pixels.max()}; "
+                         "expected 16-bit values 0..65535")
+    return (pixels.astype(np.uint32) >> 8).astype(np.uint8)[..., None]
+
+
 def read_image(path, channels=3):
     """A decoded image as a uint8 array (H, W, channels): JPEG, PNG, BMP or GIF (first frame);
-    greyscale, RGB, RGBA (alpha dropped) and palette images become `channels` (1 or 3).
+    greyscale, RGB, RGBA (alpha dropped) and palette images become `channels` (1 or 3). 16-bit
+    images are scaled to 8 bits (the high byte of each value); 1-bit images become 0 and 255.
 
     Raises:
         ValueError: naming the file when it is missing, not one of those formats, or unreadable.
@@ -82,6 +94,9 @@ def read_image(path, channels=3):
             if image.format not in IMAGE_FORMATS:
                 raise ValueError(f"{image.format} is not one of {', '.join(IMAGE_FORMATS)}")
             image.seek(0)  # a GIF's first frame
+            if image.mode == "I" or image.mode.startswith("I;16"):
+                grey = _sixteen_bit(image)
+                return grey if channels == 1 else np.repeat(grey, 3, axis=-1)
             if channels == 1:
                 return np.asarray(image.convert("L"))[..., None]
             return np.asarray(image.convert("RGB"))

@@ -42,7 +42,11 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
             (tfds syntax; the same percent and absolute slices work for digits and synthetic).
             Image folders have "train", "validation" and "test".
         batch_size: images per batch.
-        data_dir: tfds data directory (default: tfds' own, ~/tensorflow_datasets or $TFDS_DATA_DIR).
+        data_dir: where the data set is: a tfds data directory (default: tfds' own,
+            ~/tensorflow_datasets or $TFDS_DATA_DIR), or, for mnist, fashion_mnist, kmnist,
+            cifar10 and cifar100, a folder of their original files (see `kcnn.data.files`).
+            Search order: the set prepared by tfds, the original files in data_dir, Keras'
+            cache ($KERAS_HOME/datasets, default ~/.keras/datasets), then a tfds download.
         augment: None, a preset name (`kcnn.data.augment.names()`), or a list of preset names
             and Keras preprocessing layers. Applied as given: pass it for the training split only;
             evaluation data should be loaded with augment=None.
@@ -59,8 +63,9 @@ def load(name, split, batch_size, *, data_dir=None, augment=None, normalize=True
             run; the augmentation repeats only with deterministic=True.
         drop_remainder: drop the last incomplete batch; None means "when shuffling" (training)
             and the split holds at least one full batch.
-        download: let tfds download a missing data set. Either way a data set that is not
-            prepared and cannot be fetched raises `DatasetNotAvailableError` within seconds.
+        download: let tfds download a data set found nowhere. Either way a data set that is
+            not there and cannot be fetched raises `DatasetNotAvailableError` within seconds,
+            naming every place looked in; offline, tfds is not started at all.
         deterministic: same seed, same batches, every run: the augmentation map runs serially
             (seeded Keras layers are not reproducible under a parallel map), which costs about
             half the pipeline's throughput. seed defaults to 0 in this mode.

@@ -80,7 +80,8 @@ def register(subparsers):
     a("--head-epochs", type=int, metavar="N", help="--recipe finetune: epochs of the classifier-only stage")
     a("--model-option", action="append", metavar="KEY=VALUE", type=str,
       help="builder option, e.g. variant=cifar or aux_logits=true (repeatable)")
-    a("--data-dir", help="folder of the data set's original files (MNIST IDX, CIFAR python version) or a tensorflow-datasets data directory")
+    a("--data-dir", help="folder of the data set's original files (MNIST IDX, CIFAR python "
+      "version) or a tensorflow-datasets data directory")
     a("--steps-per-epoch", type=int, metavar="N", help="cap training steps per epoch")
     a("--run-dir", help="run directory (default runs/MODEL-DATASET-TIMESTAMP)")
     a("--resume", action="store_const", const=True,

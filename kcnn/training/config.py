@@ -83,7 +83,8 @@ class TrainConfig:
         head_epochs: the finetune recipe: epochs of its first stage (classifier only) before the
             whole network trains at a tenth of the learning rate (None: half the epochs).
         model_options: extra keyword arguments for the model builder (variant, aux_logits, ...).
-        data_dir: tensorflow-datasets data directory.
+        data_dir: a folder of the data set's original files, or a tensorflow-datasets data
+            directory (see `kcnn.data.load`); stored absolute.
         steps_per_epoch: cap on training steps per epoch (None = one pass over the data).
         run_dir: where every artifact goes (None: runs/MODEL-DATASET-TIMESTAMP).
         resume: continue the run in `run_dir` with the settings saved in its config.json.
