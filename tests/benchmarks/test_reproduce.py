@@ -124,3 +124,29 @@ def test_lenet5_learns_real_mnist_in_one_short_epoch(reproduce, tmp_path):
     (run,) = json.loads(path.read_text())["runs"]
     assert run["test_examples"] == 10_000
     assert run["test_accuracy"] > 0.9  # 200 steps of 64 images
+
+
+def test_table_shows_the_newest_full_result_of_each_reproduction(reproduce, tmp_path):
+    def result(date, accuracies, shortened=False):
+        runs = [{"command": f"kcnn train --dataset mnist --seed {s}", "epochs": 20,
+                 "wall_time_s": 100.0 + s} for s in range(len(accuracies))]
+        return {"reproduction": {"name": "lenet5-mnist", "published": 99.05, "source": "paper",
+                                 "target": 99.0},
+                "shortened": shortened, "seeds": list(range(len(accuracies))), "runs": runs,
+                "test_accuracy_percent": reproduce.summarise(accuracies),
+                "meets_target": reproduce.summarise(accuracies)["median"] >= 99.0,
+                "machine": {"date": date, "label": "CPU X"}}
+
+    files = {"reproduce-lenet5-mnist-2026-12-04.json": result("2026-12-04 19:00 UTC", [0.98] * 3),
+             "reproduce-lenet5-mnist-2026-12-04-2.json": result("2026-12-04 20:00 UTC",
+                                                                [0.991, 0.993, 0.992]),
+             "reproduce-lenet5-mnist-2026-12-04-3.json": result("2026-12-04 21:00 UTC", [0.5],
+                                                                shortened=True)}
+    for name, content in files.items():
+        (tmp_path / name).write_text(json.dumps(content))
+    lines = reproduce.table(str(tmp_path)).splitlines()
+    assert len(lines) == 3
+    assert lines[2] == ("| lenet5-mnist | 99.05% (paper) | 99.20% (99.10-99.30), seeds 0, 1, 2; "
+                        "target 99.0%: met | 20 | 101 s | CPU X | "
+                        "`kcnn train --dataset mnist --seed S` | "
+                        "reproduce-lenet5-mnist-2026-12-04-2.json |")
