@@ -61,7 +61,7 @@ def test_output_shape_matches_compute_output_shape(make, channels, size, expecte
 @pytest.mark.parametrize(
     "make, input_shape, trainable, non_trainable",
     [
-        # ResNet-18 stage 1 block: two 3x3 64->64 convs + BN: 2 * (36,864 + 128); spec stage1 = 2 blocks = 147,968
+        # ResNet-18 stage 1 block: two 3x3 64->64 convs + BN: 2 * (36,864 + 128); stage 1 = 2 blocks = 147,968
         (lambda: ResidualBlock(64), (None, 56, 56, 64), 73_984, 256),
         # ResNet-18 conv3_block1: 3x3/2 64->128, 3x3 128->128, 1x1/2 projection 64->128, three BNs
         (
@@ -72,7 +72,7 @@ def test_output_shape_matches_compute_output_shape(make, channels, size, expecte
         ),
         # ResNet-50 conv2_block1 (keras.applications summary row 75,008 T + 1,280 NT = 76,288)
         (lambda: BottleneckBlock(64), (None, 56, 56, 64), 75_008, 1_280),
-        # ... and its identity blocks: spec stage1 215,808 = 75,008 + 2 * 70,400
+        # ... and its identity blocks: stage 1 215,808 = 75,008 + 2 * 70,400
         (lambda: BottleneckBlock(64), (None, 56, 56, 256), 70_400, 768),
         # keras.applications' v1: a bias on each of the four convolutions (64 + 64 + 256 + 256)
         (

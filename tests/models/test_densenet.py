@@ -9,7 +9,7 @@ from _declared import declared
 import kcnn
 from kcnn.models import densenet
 
-# Spec sections 0, 9 and 16: trainable and Keras total at the default input, and the trainable /
+# Trainable and Keras total at the default input (torchvision and keras.applications), and the trainable /
 # total without the top (keras.applications' include_top=False; keras.applications has no DenseNet-161).
 IMAGENET_COUNTS = {
     "densenet121": ((declared("densenet121", "imagenet"), 8_062_504), (6_953_856, 7_037_504)),
