@@ -10,7 +10,8 @@ import kcnn
 from kcnn.models import densenet
 
 # Trainable and Keras total at the default input (torchvision and keras.applications), and the
-# trainable / total without the top (keras.applications' include_top=False; keras.applications has no DenseNet-161).
+# trainable / total without the top (keras.applications' include_top=False; it has no
+# DenseNet-161).
 IMAGENET_COUNTS = {
     "densenet121": ((declared("densenet121", "imagenet"), 8_062_504), (6_953_856, 7_037_504)),
     "densenet161": ((declared("densenet161", "imagenet"), 28_900_936), None),
