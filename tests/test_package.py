@@ -1,9 +1,7 @@
 """The package as a user meets it: the CLI entry point, imports without side effects, and
 imports that must not need TensorFlow."""
 
-import ast
 import os
-import pathlib
 import subprocess
 import sys
 import textwrap
@@ -166,25 +164,3 @@ def test_the_command_line_hides_tensorflows_startup_noise():
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == f"kcnn {kcnn.__version__}"
     assert result.stderr == ""
-
-
-def _imported_modules(path):
-    tree = ast.parse(path.read_text(), filename=str(path))
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            yield node.module
-            yield from (f"{node.module}.{alias.name}" for alias in node.names)
-
-
-def test_the_library_never_imports_the_command_line():
-    """Only `kcnn/cli/` itself and `python -m kcnn` (kcnn/__main__.py) import kcnn.cli."""
-    package = pathlib.Path(kcnn.__file__).parent
-    importers = sorted(
-        str(path.relative_to(package.parent))
-        for path in package.rglob("*.py")
-        if "cli" not in path.relative_to(package).parts[:1]
-        and any(m == "kcnn.cli" or m.startswith("kcnn.cli.") for m in _imported_modules(path))
-    )
-    assert importers == ["kcnn/__main__.py"]

@@ -13,20 +13,14 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 import kcnn.data
 from kcnn import cli
-from kcnn.data import files, sources
+from kcnn.data import files
 
 pytestmark = pytest.mark.tf_only
 
 
 @pytest.fixture(autouse=True)
-def _offline_and_isolated(tmp_path, monkeypatch):
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
-    monkeypatch.setenv("TFDS_DATA_DIR", str(home / "tensorflow_datasets"))
-    monkeypatch.setattr(sources, "reachable", lambda url, timeout=None: False)
-    return home
+def _offline_and_isolated(offline_home):
+    return offline_home
 
 
 # name, split, extra options, the number of examples or the error expected

@@ -22,16 +22,8 @@ SIZES = {"train": 30, "test": 10}
 
 
 @pytest.fixture(autouse=True)
-def _isolated(tmp_path, monkeypatch):
-    """An empty Keras cache, tfds data directory and home; no network."""
-    home = tmp_path / "home"
-    home.mkdir()
-    monkeypatch.setenv("HOME", str(home))
-    monkeypatch.setenv("KERAS_HOME", str(home / ".keras"))
-    monkeypatch.setenv("TFDS_DATA_DIR", str(home / "tensorflow_datasets"))
-    monkeypatch.setattr(sources, "reachable", lambda url, timeout=None: False)
-    files._ARRAYS.clear()
-    yield home
+def _isolated(offline_home):
+    return offline_home
 
 
 def idx_bytes(array):
