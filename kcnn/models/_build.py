@@ -47,11 +47,12 @@ def build_model(network, options, make):
         common = CommonOptions(**{key: chosen.pop(key) for key in COMMON_OPTIONS})
         return make(network, declared, common, **chosen)
 
-    if _loading.is_weights_name(weights) or include_preprocessing:
-        return _loading.build(spec, graph, options, include_preprocessing=include_preprocessing)
     _, declared, _ = _loading.resolve(spec, options)
-    model = graph(**options)
-    if initializer != "keras":
+    if _loading.is_weights_name(weights) or include_preprocessing:
+        model = _loading.build(spec, graph, options, include_preprocessing=include_preprocessing)
+    else:
+        model = graph(**options)
+    if initializer != "keras":  # never with weights (refused above)
         chosen = initializers.scheme(initializer, declared.initializer, initializer_schemes())
         initializers.initialize(model, chosen)
     return model

@@ -8,6 +8,7 @@ Kolmogorov-Smirnov test on up to 20,000 values, p > 0.001).
 
 import math
 
+import keras
 import numpy as np
 import pytest
 
@@ -118,3 +119,14 @@ def test_alexnet_paper_and_keras_options():
         kcnn.models.get("alexnet", initializer="source", weights="imagenet")
     with pytest.raises(ValueError, match="unknown initializer 'xavier'; choose from: source, keras"):
         kcnn.models.get("lenet5", initializer="xavier")
+
+
+def test_initializer_applies_with_include_preprocessing_too():
+    def first_kernel(**options):
+        keras.utils.set_random_seed(0)
+        model = kcnn.models.resnet18(input_shape=(64, 64, 3), num_classes=4,
+                                     include_preprocessing=True, **options)
+        return next(w for w in model.weights if w.path.endswith("kernel")).numpy()
+
+    keras_drawn, source_drawn = first_kernel(), first_kernel(initializer="source")
+    assert not np.allclose(keras_drawn, source_drawn)  # the declared scheme drew again
