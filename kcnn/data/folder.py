@@ -77,23 +77,30 @@ def _sixteen_bit(image):
     return (pixels.astype(np.uint32) >> 8).astype(np.uint8)[..., None]
 
 
+GREY_MODES = ("1", "L", "LA", "I", "F")  # Pillow's greyscale modes, besides "I;16*"
+
+
 def read_image(path, channels=3):
     """A decoded image as a uint8 array (H, W, channels): JPEG, PNG, BMP or GIF (first frame);
-    greyscale, RGB, RGBA (alpha dropped) and palette images become `channels` (1 or 3). 16-bit
-    images are scaled to 8 bits (the high byte of each value); 1-bit images become 0 and 255.
+    greyscale, RGB, RGBA (alpha dropped) and palette images become `channels` (1 or 3; None: 1
+    for greyscale images, 3 for the others). 16-bit images are scaled to 8 bits (the high byte
+    of each value); 1-bit images become 0 and 255.
 
     Raises:
         ValueError: naming the file when it is missing, not one of those formats, or unreadable.
     """
     from PIL import Image, UnidentifiedImageError
 
-    if channels not in (1, 3):
-        raise ValueError(f"channels must be 1 or 3; got {channels!r}")
+    if channels not in (None, 1, 3):
+        raise ValueError(f"channels must be 1, 3 or None; got {channels!r}")
     try:
         with Image.open(path) as image:
             if image.format not in IMAGE_FORMATS:
                 raise ValueError(f"{image.format} is not one of {', '.join(IMAGE_FORMATS)}")
             image.seek(0)  # a GIF's first frame
+            if channels is None:
+                grey = image.mode in GREY_MODES or image.mode.startswith("I;16")
+                channels = 1 if grey else 3
             if image.mode == "I" or image.mode.startswith("I;16"):
                 grey = _sixteen_bit(image)
                 return grey if channels == 1 else np.repeat(grey, 3, axis=-1)

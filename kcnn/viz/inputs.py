@@ -113,17 +113,16 @@ def saved_preprocessing(saved, network):
 
 
 def read_image(path):
-    """The image file at `path` as a uint8 array (height, width, channels) with 1 or 3 channels."""
-    from PIL import Image, UnidentifiedImageError
+    """The image file at `path` as a uint8 array (height, width, channels): greyscale images
+    (1-bit, 8-bit and 16-bit) with 1 channel, the others with 3, decoded as training and `kcnn
+    predict` decode them (`kcnn.data.folder.read_image`: 16-bit values scaled to 8 bits)."""
+    from kcnn.data.folder import read_image as decode
 
     try:
-        with Image.open(path) as image:
-            image = image.convert("L" if image.mode in ("1", "L", "I", "F", "I;16") else "RGB")
-            array = np.asarray(image)
-    except (OSError, UnidentifiedImageError, ValueError) as error:
-        reason = str(error).split("\n")[0] or type(error).__name__
+        return decode(path, channels=None)
+    except ValueError as error:
+        reason = str(error).removeprefix(f"{path}: ")
         raise ValueError(f"cannot read image {path}: {reason}") from None
-    return array[..., None] if array.ndim == 2 else array
 
 
 def fit_image(image, shape):

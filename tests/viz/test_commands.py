@@ -118,3 +118,19 @@ def test_pretrained_by_name_needs_the_weights_api(monkeypatch):
     monkeypatch.setattr(kcnn.models, "get", get)
     with pytest.raises(ValueError, match="resnet50:imagenet: this kcnn has no pretrained weights"):
         inputs.load("resnet50:imagenet")
+
+
+def test_images_of_every_depth_are_read_as_training_reads_them(tmp_path):
+    """16-bit PNGs scaled to 8 bits (not saturated at 255), 1-bit as 0 and 255, colour as RGB."""
+    from kcnn.viz import inputs
+
+    ramp = np.linspace(0, 65535, 64, dtype=np.uint16).reshape(8, 8)
+    Image.fromarray(ramp).save(tmp_path / "grey16.png")
+    grey = inputs.read_image(tmp_path / "grey16.png")
+    assert grey.shape == (8, 8, 1) and grey.dtype == np.uint8
+    np.testing.assert_array_equal(grey[..., 0], (ramp >> 8).astype(np.uint8))
+    Image.fromarray(np.eye(8, dtype=bool)).save(tmp_path / "bits.png")
+    np.testing.assert_array_equal(inputs.read_image(tmp_path / "bits.png")[..., 0],
+                                  np.eye(8, dtype=np.uint8) * 255)
+    Image.new("RGB", (5, 4), (10, 20, 30)).save(tmp_path / "rgb.png")
+    assert inputs.read_image(tmp_path / "rgb.png").shape == (4, 5, 3)
