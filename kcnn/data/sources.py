@@ -166,6 +166,13 @@ TFDS_HOST = "https://storage.googleapis.com/"  # where tfds fetches most sets fr
 PROBE_TIMEOUT = 3.0  # seconds to wait for a connection before calling the machine offline
 
 
+def is_folder(name):
+    """True when the data set `name` is a folder of class folders of images. A registered name
+    ("mnist") always means the data set, even where a folder of that name is in the working
+    directory; write "./mnist" for the folder."""
+    return name not in DATASETS and folders.is_folder(name)
+
+
 def check_name(name):
     """Refuse, in one line, a data set given as a path that is not a folder: a file, or a folder
     that is missing or has moved (tfds would say "Parsing builder name string ... failed")."""
@@ -174,7 +181,7 @@ def check_name(name):
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"a data set is a name ({', '.join(names())}) or the path of a folder "
                          f"of class folders of images; got {name!r}")
-    if folders.is_folder(name) or name in DATASETS:
+    if is_folder(name) or name in DATASETS:
         return
     if os.path.lexists(name):
         what = "a broken link" if not os.path.exists(name) else "a file"
@@ -274,8 +281,10 @@ def _prepare(name, builder, download, data_dir=None, notes=None):
 
 def _mocked(builder):
     """True under `tfds.testing.mock_data`, whose `download_and_prepare` is a no-op and whose
-    `as_dataset` makes random examples: tfds is then used as if the set were prepared."""
-    method = getattr(type(builder), "download_and_prepare", None)
+    `as_dataset` makes random examples: tfds is then used as if the set were prepared.
+    `builder` is a tfds builder or a builder class."""
+    cls = builder if isinstance(builder, type) else type(builder)
+    method = getattr(cls, "download_and_prepare", None)
     return getattr(method, "__module__", "").startswith("tensorflow_datasets.testing")
 
 
@@ -284,8 +293,7 @@ def _tfds_may_have(name, data_dir):
     dataset_info.json`, nor tfds mocked): then its original files are read without importing
     tensorflow-datasets, which saves about 1.5 s."""
     tfds = sys.modules.get("tensorflow_datasets")
-    if tfds is not None and getattr(tfds.core.DatasetBuilder.download_and_prepare, "__module__",
-                                    "").startswith("tensorflow_datasets.testing"):
+    if tfds is not None and _mocked(tfds.core.DatasetBuilder):
         return True
     root = data_dir or os.environ.get("TFDS_DATA_DIR") or os.path.join(
         os.path.expanduser("~"), "tensorflow_datasets")
@@ -303,12 +311,12 @@ def _load_tfds(name, split, data_dir, download, shuffle_files, seed):
     import tensorflow_datasets as tfds
 
     builder = _builder(name, data_dir)
+    notes = None
     if not builder.is_prepared() and name in files.ORIGINALS and not _mocked(builder):
         found, notes = files.locate(name, data_dir)  # tfds first, then the original files
         if found is not None:
             return files.load_raw(found, split)
-        _prepare(name, builder, download, data_dir, notes)
-    _prepare(name, builder, download)
+    _prepare(name, builder, download, data_dir, notes)
     sizes = {key: value.num_examples for key, value in builder.info.splits.items()}
     if sizes and all(sizes.values()):
         slice_split(split, sizes)  # the same clear errors as every other source
@@ -348,7 +356,7 @@ def load_raw(name, split, *, data_dir=None, download=True, shuffle_files=False, 
     `~` in `data_dir` is expanded, as the shell expands it for `--data-dir`."""
     check_name(name)
     data_dir = os.path.expanduser(data_dir) if data_dir else data_dir
-    if folders.is_folder(name):
+    if is_folder(name):
         return folders.load_raw(name, split, image_size=image_size, channels=channels,
                                 **(folder or {}))
     kind = DATASETS[name].kind if name in DATASETS else "tfds"
@@ -375,7 +383,7 @@ def info(name, data_dir=None, **folder):
     `test_fraction`."""
     check_name(name)
     data_dir = os.path.expanduser(data_dir) if data_dir else data_dir
-    if folders.is_folder(name):
+    if is_folder(name):
         return folders.info(name, **folder)
     kind = DATASETS[name].kind if name in DATASETS else "tfds"
     if kind == "digits":

@@ -6,7 +6,6 @@ so a run can be repeated or resumed with exactly the same settings.
 """
 
 import dataclasses
-import json
 import math
 import os
 import time
@@ -162,8 +161,17 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, path):
-        with open(path) as f:
-            return cls.from_kwargs(json.load(f))
+        """The config a run saved in `path` (read by `kcnn.runs`: a damaged file is named)."""
+        from kcnn import runs
+
+        return cls.from_kwargs(runs.read_json(path))
+
+    @classmethod
+    def from_run(cls, run_dir):
+        """The config of a run directory (its config.json, read by `kcnn.runs.read_config`)."""
+        from kcnn import runs
+
+        return cls.from_kwargs(runs.read_config(run_dir))
 
     def validate(self):
         """Check every value that can be checked without TensorFlow; raise ValueError if bad."""
@@ -230,6 +238,7 @@ class TrainConfig:
 
     def resolved(self):
         """A validated copy with every recipe field, the seed and the run directory filled in."""
+        from kcnn.data.sources import is_folder
         from kcnn.training.recipes import DEFAULT_RECIPE, RECIPES
 
         self.validate()
@@ -250,7 +259,7 @@ class TrainConfig:
             values["seed"] = int.from_bytes(os.urandom(4), "little") % (2**31)
         if values["data_dir"]:  # absolute: `kcnn evaluate RUN` works from any directory
             values["data_dir"] = os.path.abspath(os.path.expanduser(values["data_dir"]))
-        if isinstance(self.dataset, str) and os.path.isdir(self.dataset):
+        if is_folder(self.dataset):
             values["dataset"] = os.path.abspath(self.dataset)
         if values["run_dir"] is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")

@@ -17,7 +17,7 @@ def load_test(config, input_shape, batch_size, image_size=None, data_dir=None):
     sets of varying size go to the run's size (or `image_size`), fixed-size data sets stay at
     their own size and the model resizes them."""
     import kcnn.data
-    from kcnn.data.folder import is_folder
+    from kcnn.data.sources import is_folder
 
     fixed = not is_folder(config.dataset) and None not in kcnn.data.info(
         config.dataset, data_dir=data_dir or config.data_dir).image_shape[:2]

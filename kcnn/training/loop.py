@@ -27,7 +27,6 @@ Every file is written to a temporary name in the directory and renamed when comp
 
 import dataclasses
 import hashlib
-import json
 import math
 import os
 import shutil
@@ -39,6 +38,7 @@ import warnings
 import keras
 import numpy as np
 
+from kcnn import runs
 from kcnn.training import deploy, evaluation, recipes, report, rundir, runtime, transfer
 from kcnn.training.callbacks import (
     Backup,
@@ -134,7 +134,7 @@ class Trained:
 
 
 @dataclasses.dataclass
-class Stage:
+class TrainingStage:
     """One model.fit over epochs [first, stop): what trains and at which learning rate."""
 
     name: str  # "all" or "head"
@@ -287,12 +287,11 @@ def adopt_init(config):
     if not config.init:
         return config
     transfer.check_start(config)
-    saved = TrainConfig.from_json(os.path.join(config.init, "config.json"))
+    saved = TrainConfig.from_run(config.init)
     image_size = config.image_size
     metrics_path = os.path.join(config.init, "metrics.json")
     if image_size is None and os.path.exists(metrics_path):
-        with open(metrics_path) as f:
-            image_size = json.load(f)["input_shape"][0]
+        image_size = runs.read_json(metrics_path)["input_shape"][0]
     return dataclasses.replace(config, model=saved.model, model_options=saved.model_options,
                                image_size=image_size)
 
@@ -375,7 +374,7 @@ def _bytes(count):
 
 def folder_fractions(config):
     """The folder split's fractions for an image folder data set, else {}."""
-    from kcnn.data.folder import is_folder
+    from kcnn.data.sources import is_folder
 
     if not is_folder(config.dataset):
         return {}
@@ -395,7 +394,7 @@ def load_data(plan, processes=1):
     """The Data of a run: train (augmented) and validation normalised for the network, test raw
     (0..255) for the saved model with its preprocessing."""
     import kcnn.data
-    from kcnn.data.folder import is_folder
+    from kcnn.data.sources import is_folder
 
     config = plan.config
     common = {"data_dir": config.data_dir, "image_size": plan.image_size, "seed": config.seed,
@@ -466,9 +465,11 @@ def plan_stages(config):
     """The fit stages: the whole network (or its classifier with --freeze backbone), or for the
     finetune recipe the classifier for head_epochs, then everything at lr / 10."""
     if config.recipe == "finetune":
-        return [Stage("head", 0, config.head_epochs, config.lr),
-                Stage("all", config.head_epochs, config.epochs, config.lr * FINETUNE_LR_FACTOR)]
-    return [Stage("head" if config.freeze == "backbone" else "all", 0, config.epochs, config.lr)]
+        return [TrainingStage("head", 0, config.head_epochs, config.lr),
+                TrainingStage("all", config.head_epochs, config.epochs,
+                              config.lr * FINETUNE_LR_FACTOR)]
+    name = "head" if config.freeze == "backbone" else "all"
+    return [TrainingStage(name, 0, config.epochs, config.lr)]
 
 
 def set_trainable(network, stage, config):

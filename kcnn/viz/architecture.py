@@ -21,7 +21,7 @@ _SHORT = {"BatchNormalization": "BN", "Activation": "act", "ZeroPadding2D": "pad
 
 
 @dataclasses.dataclass
-class Stage:
+class DiagramBox:
     """One box of the diagram.
 
     Attributes:
@@ -78,7 +78,7 @@ def stages(model):
         leaves = [r for r, inner in group["rows"] for r in (inner or [r]) if not r.group]
         heavy = sum(r.macs_by_kind.get("conv", 0) + r.macs_by_kind.get("dense", 0) for r in leaves)
         last = tops[-1]
-        result.append(Stage(
+        result.append(DiagramBox(
             name=group["name"] if len(tops) > 1 else tops[0].name, layers=[r.name for r in tops],
             types=dict(collections.Counter(r.type for r in tops)),
             output_shape=last.output_shape,

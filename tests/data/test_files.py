@@ -350,3 +350,15 @@ def test_a_file_replaced_in_place_is_read_again(tmp_path):
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a coarse clock
     _, y, _ = read_all("mnist", "test", str(tmp_path))
     np.testing.assert_array_equal(y, arrays["test"][1][::-1])
+
+
+def test_a_registered_name_is_the_data_set_even_beside_a_folder_of_that_name(tmp_path,
+                                                                            monkeypatch):
+    arrays = make_arrays()
+    folder = write_idx(tmp_path / "idx", arrays)
+    (tmp_path / "work" / "mnist" / "a").mkdir(parents=True)  # a folder named like the set
+    monkeypatch.chdir(tmp_path / "work")
+    _, y, info = read_all("mnist", "test", str(folder))
+    np.testing.assert_array_equal(y, arrays["test"][1])
+    assert info.image_shape == (28, 28, 1)
+    assert kcnn.data.sources.is_folder("./mnist") and not kcnn.data.sources.is_folder("mnist")
