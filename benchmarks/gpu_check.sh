@@ -2,7 +2,7 @@
 # The GPU check, prepared to run as-is on one NVIDIA GPU with Keras on JAX (about 10 minutes; no
 # TensorFlow needed there: throughput.py then feeds fit from a generator of host numpy batches).
 #
-#     sh benchmarks/gpu_check.sh              # results into $OUT (the device tool's folder) or
+#     sh benchmarks/gpu_check.sh              # results into $KCNN_RESULTS_DIR, by default
 #                                             # benchmarks/results/
 #
 # It records the GPU (model, driver) and versions, says whether Keras' JAX trainer copies each
@@ -16,7 +16,7 @@
 set -u
 cd "$(dirname "$0")/.."
 export KERAS_BACKEND=jax PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" TF_CPP_MIN_LOG_LEVEL=2
-OUT="${OUT:-benchmarks/results}"
+OUT="${KCNN_RESULTS_DIR:-benchmarks/results}"
 DAY=$(date -u +%F)
 mkdir -p "$OUT"
 

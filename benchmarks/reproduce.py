@@ -282,9 +282,9 @@ def table(results_dir):
     newest = {}
     for _, name, result in sorted(found, key=lambda item: item[0]):
         newest[result["reproduction"]["name"]] = (name, result)
-    lines = ["| Reproduction | Published | kcnn: median (range), seeds | Epochs | Wall time "
-             "per run | CPU | Command | Result file |",
-             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| Reproduction | Published | kcnn: median (range), seeds | Precision | Epochs | "
+             "Wall time per run | CPU | Command | Result file |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for key, (name, result) in newest.items():
         r, runs = result["reproduction"], result["runs"]
         command = runs[0]["command"].rsplit(" --seed ", 1)[0] + " --seed S"
@@ -304,8 +304,9 @@ def table(results_dir):
                              f"{'met' if result['meets_target'] else 'not met'}")
         epochs = ", ".join(str(e) for e in sorted({run["epochs"] for run in runs}))
         wall = statistics.median(run["wall_time_s"] for run in runs)
-        lines.append(f"| {key} | {published} | {measured} | {epochs} | {wall:.0f} s | {cpu} | "
-                     f"`{command}` | {name} |")
+        precision = ", ".join(sorted({run.get("precision", "?") for run in runs}))
+        lines.append(f"| {key} | {published} | {measured} | {precision} | {epochs} | "
+                     f"{wall:.0f} s | {cpu} | `{command}` | {name} |")
     return "\n".join(lines)
 
 

@@ -9,7 +9,6 @@ and exit status 2.
 import json
 import sys
 
-from kcnn.cli import one_line_errors
 from kcnn.training.config import DISTRIBUTE, JIT_COMPILE, OPTIMIZERS, PRECISIONS, SCHEDULES
 
 
@@ -44,7 +43,6 @@ def register(subparsers):
             "TensorBoard logs to the run directory. Options left out come from the recipe."
         ),
     )
-    one_line_errors(p)
     a = p.add_argument
     a("--model", help="registered model name (kcnn list); default lenet5")
     a("--dataset", help="data set name, or a folder of class folders of images; default digits")
@@ -97,7 +95,6 @@ def register(subparsers):
             "ensemble that averages their softmax outputs."
         ),
     )
-    one_line_errors(e)
     e.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
     e.add_argument("--batch-size", type=int, default=256)
     e.add_argument("--data-dir", help="as for kcnn train (default: the run's own)")
@@ -114,7 +111,6 @@ def register(subparsers):
             "model (RUN_DIR or a .keras file) or a pretrained model by name (resnet50:imagenet)."
         ),
     )
-    one_line_errors(p)
     p.add_argument("model", metavar="RUN_DIR_OR_MODEL")
     p.add_argument("images", nargs="+", metavar="IMAGE")
     p.add_argument("--top", type=int, default=5, metavar="K", help="classes per image (default 5)")
@@ -129,7 +125,6 @@ def register(subparsers):
             "artifact back with its own runtime and compare its predictions with Keras'."
         ),
     )
-    one_line_errors(x)
     x.add_argument("run_dir", metavar="RUN_DIR")
     x.add_argument("--format", required=True, choices=("savedmodel", "onnx", "litert"))
     x.add_argument("--output", metavar="PATH", help="default RUN_DIR/export/model[.onnx|.tflite]")

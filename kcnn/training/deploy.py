@@ -19,7 +19,6 @@ import os
 import keras
 import numpy as np
 
-from kcnn import runs
 from kcnn.training import rundir
 from kcnn.runs import CLASSES_FILE, network_of, read_class_names  # noqa: F401 (public here too)
 
@@ -58,15 +57,3 @@ def with_preprocessing(network, *, image_size, interpolation="bilinear",
 def save_class_names(run_dir, class_names):
     """Write `classes.json`: the class names in label order (atomically, `rundir.write_json`)."""
     rundir.write_json(os.path.join(run_dir, CLASSES_FILE), list(class_names), indent=1)
-
-
-def load_run_model(path):
-    """(keras.Model, its file) from a run directory (its model.keras) or a .keras file, checked
-    against the run's classes.json (`kcnn.runs.load`).
-
-    Raises:
-        ValueError: one line naming the path when there is no such run or model file, the file
-            is not a valid .keras file, or its outputs differ from the run's class names.
-    """
-    saved = runs.load(path)
-    return saved.model, saved.file

@@ -39,6 +39,7 @@ import keras
 import numpy as np
 
 from kcnn import runs
+from kcnn.data.pipeline import MAX_CACHE_BYTES
 from kcnn.training import deploy, evaluation, recipes, report, rundir, runtime, transfer
 from kcnn.training.callbacks import (
     Backup,
@@ -59,9 +60,9 @@ from kcnn.training.config import TrainConfig
 # Settings that may differ when a run is continued (everything else must match the saved run).
 RESUME_MAY_CHANGE = ("epochs", "verbose", "resume", "steps_per_epoch")
 FINETUNE_LR_FACTOR = 0.1  # the finetune recipe's second stage trains at lr / 10
-# The most one batch of float32 model inputs may take: the image cache's limit
-# (kcnn.data.pipeline.MAX_CACHE_BYTES), so a size that cannot fit is refused before allocation.
-MAX_BATCH_BYTES = 2 * 1024**3
+# The most one batch of float32 model inputs may take: the image cache's limit, so a size that
+# cannot fit is refused before allocation.
+MAX_BATCH_BYTES = MAX_CACHE_BYTES
 
 
 @dataclasses.dataclass

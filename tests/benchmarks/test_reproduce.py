@@ -129,7 +129,8 @@ def test_lenet5_learns_real_mnist_in_one_short_epoch(reproduce, tmp_path):
 def test_table_shows_the_newest_full_result_of_each_reproduction(reproduce, tmp_path):
     def result(date, accuracies, shortened=False):
         runs = [{"command": f"kcnn train --dataset mnist --seed {s}", "epochs": 20,
-                 "wall_time_s": 100.0 + s} for s in range(len(accuracies))]
+                 "wall_time_s": 100.0 + s, "precision": "mixed_bfloat16"}
+                for s in range(len(accuracies))]
         return {"reproduction": {"name": "lenet5-mnist", "published": 99.05, "source": "paper",
                                  "target": 99.0},
                 "shortened": shortened, "seeds": list(range(len(accuracies))), "runs": runs,
@@ -147,6 +148,6 @@ def test_table_shows_the_newest_full_result_of_each_reproduction(reproduce, tmp_
     lines = reproduce.table(str(tmp_path)).splitlines()
     assert len(lines) == 3
     assert lines[2] == ("| lenet5-mnist | 99.05% (paper) | 99.20% (99.10-99.30), seeds 0, 1, 2; "
-                        "target 99.0%: met | 20 | 101 s | CPU X | "
+                        "target 99.0%: met | mixed_bfloat16 | 20 | 101 s | CPU X | "
                         "`kcnn train --dataset mnist --seed S` | "
                         "reproduce-lenet5-mnist-2026-12-04-2.json |")
