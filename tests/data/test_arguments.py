@@ -2,9 +2,7 @@
 them), data sets given as paths that are not folders, the offline miss of a downloadable set, the
 run's data paths stored absolute, and kcnn.data free of import cycles."""
 
-import ast
 import gzip
-import pathlib
 import time
 
 import numpy as np
@@ -189,29 +187,3 @@ def test_train_and_evaluate_from_original_files_then_from_another_directory(tmp_
 
 
 # ------------------------------------------------------------------------- layering
-
-
-def test_kcnn_data_has_no_import_cycle():
-    """Every import between kcnn.data's modules, at the top or inside a function, goes one way."""
-    package = pathlib.Path(kcnn.data.__file__).parent
-    edges = {}
-    for path in package.glob("*.py"):
-        module = f"kcnn.data.{path.stem}" if path.stem != "__init__" else "kcnn.data"
-        found = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith(
-                    "kcnn.data"):
-                found |= {node.module} if node.module != "kcnn.data" else {
-                    f"kcnn.data.{a.name}" for a in node.names}
-            elif isinstance(node, ast.Import):
-                found |= {a.name for a in node.names if a.name.startswith("kcnn.data.")}
-        edges[module] = found - {module}
-
-    def visit(module, trail):
-        for target in edges.get(module, ()):
-            assert target not in trail, " -> ".join([*trail, target])
-            visit(target, [*trail, target])
-
-    for module in edges:
-        if module != "kcnn.data":  # the package re-exports its modules
-            visit(module, [module])
