@@ -184,6 +184,3 @@ def test_train_and_evaluate_from_original_files_then_from_another_directory(tmp_
     assert cli.main(["evaluate", str(tmp_path / "work" / "run"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["test_examples"] == 20 and result["dataset"] == "mnist"
-
-
-# ------------------------------------------------------------------------- layering
