@@ -14,7 +14,7 @@ handles what every builder shares, the way timm's builders end in `build_model_w
 
 from kcnn.models import _loading, initializers
 from kcnn.models._common import COMMON_OPTIONS, CommonOptions
-from kcnn.models._registry import names
+from kcnn.models._registry import OptionError, names
 from kcnn.models._registry import spec as model_spec
 
 
@@ -33,6 +33,12 @@ def build_model(network, options, make):
     """
     spec = model_spec(network)
     options = dict(options, network=network)
+    classes = options.pop("classes")
+    if classes is not None:
+        raise OptionError(
+            f"{network}() got keras.applications' keyword argument 'classes'; kcnn calls it "
+            f"`num_classes` (e.g. {network}(num_classes={classes!r}))"
+        )
     initializer = options.pop("initializer")
     include_preprocessing = options.pop("include_preprocessing")
     weights = options.get("weights")

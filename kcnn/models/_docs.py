@@ -23,6 +23,7 @@ SHARED = """\
             scheme) or a scheme of `kcnn.models.initializers`.
         include_preprocessing: put the weight set's preprocessing in the model as its first
             layers, so that it takes RGB images with values 0-255 (default False).
+        classes: keras.applications' name for `num_classes`, refused with a pointer to it.
 """
 
 

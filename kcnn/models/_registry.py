@@ -216,15 +216,10 @@ def get(name, **options):
     Raises:
         ValueError: an unknown model name (with close matches), or an option the builder cannot
             use.
-        OptionError: an option the builder does not take, or of the wrong type (keras.applications'
-            `classes` is pointed to `num_classes`).
+        OptionError: an option the builder does not take, or of the wrong type (the builder
+            points keras.applications' `classes` to `num_classes`).
     """
     builder = spec(name).builder  # an unknown name raises ValueError with close matches
-    if "classes" in options:
-        raise OptionError(
-            f"{name}() got an unexpected keyword argument 'classes'; "
-            f"kcnn calls it `num_classes` (e.g. {name}(num_classes=10))"
-        )
     try:
         return builder(**options)
     except TypeError as error:  # an unknown builder option, or a value of the wrong type

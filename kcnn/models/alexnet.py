@@ -226,7 +226,7 @@ def _alexnet(network, declared, common, *, variant, groups, dropout):
 def alexnet(
     *, variant=None, groups=None, dropout=None, num_classes=1000, input_shape=None,
     include_top=True, pooling=None, classifier_activation="softmax", input_tensor=None,
-    weights=None, name=None, initializer="keras", include_preprocessing=False,
+    weights=None, name=None, initializer="keras", include_preprocessing=False, classes=None,
 ):
     """AlexNet, Krizhevsky et al. 2012: the paper's two-tower net, torchvision's, or a CIFAR one.
 
@@ -258,5 +258,6 @@ def alexnet(
             scheme) or a scheme of `kcnn.models.initializers`.
         include_preprocessing: put the weight set's preprocessing in the model as its first
             layers, so that it takes RGB images with values 0-255 (default False).
+        classes: keras.applications' name for `num_classes`, refused with a pointer to it.
     """
     return build_model("alexnet", locals(), _alexnet)

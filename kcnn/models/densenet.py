@@ -299,6 +299,7 @@ def _imagenet_builder(network, summary):
         *, variant=None, num_classes=1000, input_shape=None, include_top=True, pooling=None,
         classifier_activation="softmax", input_tensor=None, weights=None, name=None, bn_size=4,
         compression=0.5, dropout_rate=0.0, initializer="keras", include_preprocessing=False,
+        classes=None,
     ):
         return build_model(network, locals(), _table_densenet)
 
@@ -358,6 +359,7 @@ def densenet_bc(
     *, depth=100, growth_rate=12, num_classes=10, input_shape=None, include_top=True,
     pooling=None, classifier_activation="softmax", input_tensor=None, weights=None, name=None,
     bn_size=4, compression=0.5, dropout_rate=0.0, initializer="keras", include_preprocessing=False,
+    classes=None,
 ):
     return build_model("densenet_bc", locals(), _densenet_bc)
 

@@ -245,7 +245,7 @@ def inception_v3(
     *, variant=None, aux_logits=False, dropout=None, aux_loss_weight=DEFAULT_AUX_LOSS_WEIGHT,
     num_classes=1000, input_shape=None, include_top=True, pooling=None,
     classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-    initializer="keras", include_preprocessing=False,
+    initializer="keras", include_preprocessing=False, classes=None,
 ):
     """Inception v3, Szegedy et al. 2015: keras.applications' or torchvision's form.
 
@@ -282,5 +282,6 @@ def inception_v3(
             scheme) or a scheme of `kcnn.models.initializers`.
         include_preprocessing: put the weight set's preprocessing in the model as its first
             layers, so that it takes RGB images with values 0-255 (default False).
+        classes: keras.applications' name for `num_classes`, refused with a pointer to it.
     """
     return build_model("inception_v3", locals(), _inception_v3)

@@ -133,7 +133,7 @@ def _lenet5(network, declared, common, *, variant):
 def lenet5(
     *, variant="modern", num_classes=10, input_shape=None, include_top=True, pooling=None,
     classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-    initializer="keras", include_preprocessing=False,
+    initializer="keras", include_preprocessing=False, classes=None,
 ):
     """LeNet-5, LeCun et al. 1998, in its paper form or the tutorial forms.
 
@@ -163,5 +163,6 @@ def lenet5(
         initializer: "keras" (the layers' own initialisers), "source" (the same here) or a
             scheme of `kcnn.models.initializers`.
         include_preprocessing: there are no published weights, so only False.
+        classes: keras.applications' name for `num_classes`, refused with a pointer to it.
     """
     return build_model("lenet5", locals(), _lenet5)

@@ -73,7 +73,7 @@ def _nin(network, declared, common, *, dropout):
 def nin(
     *, dropout=0.5, num_classes=1000, input_shape=None, include_top=True, pooling=None,
     classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-    initializer="keras", include_preprocessing=False,
+    initializer="keras", include_preprocessing=False, classes=None,
 ):
     """Network in Network, Lin et al. 2013, as built in the d2l book.
 
@@ -99,5 +99,6 @@ def nin(
         initializer: "keras" (the layers' own initialisers), "source" (the same here) or a
             scheme of `kcnn.models.initializers`.
         include_preprocessing: there are no published weights, so only False.
+        classes: keras.applications' name for `num_classes`, refused with a pointer to it.
     """
     return build_model("nin", locals(), _nin)

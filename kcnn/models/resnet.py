@@ -466,7 +466,7 @@ def _imagenet_builder(network, summary):
     def builder(
         *, variant=None, num_classes=None, input_shape=None, include_top=True, pooling=None,
         classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-        zero_init_residual=None, initializer="keras", include_preprocessing=False,
+        zero_init_residual=None, initializer="keras", include_preprocessing=False, classes=None,
     ):
         return build_model(network, locals(), _imagenet_resnet)
 
@@ -492,7 +492,7 @@ def _wider_builder(network, source, summary):
     def builder(
         *, num_classes=None, input_shape=None, include_top=True, pooling=None,
         classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-        zero_init_residual=None, initializer="keras", include_preprocessing=False,
+        zero_init_residual=None, initializer="keras", include_preprocessing=False, classes=None,
     ):
         return build_model(network, locals(), _wider_resnet)
 
@@ -508,6 +508,7 @@ def _cifar_builder(network, summary):
         *, shortcut="zero_pad", num_classes=None, input_shape=None, include_top=True,
         pooling=None, classifier_activation="softmax", input_tensor=None, weights=None,
         name=None, zero_init_residual=None, initializer="keras", include_preprocessing=False,
+        classes=None,
     ):
         return build_model(network, locals(), _cifar_resnet)
 
@@ -583,7 +584,7 @@ def _preact_resnet164(network, declared, common, *, zero_init_residual):
 def preact_resnet164(
     *, num_classes=None, input_shape=None, include_top=True, pooling=None,
     classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-    zero_init_residual=None, initializer="keras", include_preprocessing=False,
+    zero_init_residual=None, initializer="keras", include_preprocessing=False, classes=None,
 ):
     return build_model("preact_resnet164", locals(), _preact_resnet164)
 
@@ -636,7 +637,7 @@ def wide_resnet(
     *, depth=28, width=10, dropout_rate=0.0, num_classes=None, input_shape=None,
     include_top=True, pooling=None, classifier_activation="softmax", input_tensor=None,
     weights=None, name=None, zero_init_residual=None, initializer="keras",
-    include_preprocessing=False,
+    include_preprocessing=False, classes=None,
 ):
     return build_model("wide_resnet", locals(), _wide_resnet)
 

@@ -43,7 +43,7 @@ def _simple_cnn(network, declared, common):
 def simple_cnn(
     *, num_classes=3, input_shape=None, include_top=True, pooling=None,
     classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-    initializer="keras", include_preprocessing=False,
+    initializer="keras", include_preprocessing=False, classes=None,
 ):
     """The tutorial CNN: Conv16-pool-Conv32-pool-Flatten-Dense64-Dense(num_classes).
 
@@ -65,5 +65,6 @@ def simple_cnn(
         initializer: "keras" (the layers' own initialisers), "source" (the same here) or a
             scheme of `kcnn.models.initializers`.
         include_preprocessing: there are no published weights, so only False.
+        classes: keras.applications' name for `num_classes`, refused with a pointer to it.
     """
     return build_model("simple_cnn", locals(), _simple_cnn)

@@ -191,7 +191,7 @@ def _builder(network, summary):
     def builder(
         *, batch_norm=False, dropout=0.5, num_classes=1000, input_shape=None, include_top=True,
         pooling=None, classifier_activation="softmax", input_tensor=None, weights=None, name=None,
-        initializer="keras", include_preprocessing=False,
+        initializer="keras", include_preprocessing=False, classes=None,
     ):
         return build_model(network, locals(), _vgg)
 

@@ -42,8 +42,12 @@ def test_duplicate_registration_raises():
 
 
 def test_classes_alias_is_pointed_to_num_classes():
+    """keras.applications' `classes=` gets a pointer to `num_classes`, by name or direct call."""
     with pytest.raises(TypeError, match="num_classes"):
         kcnn.models.get("simple_cnn", classes=3)
+    for builder in (kcnn.models.lenet5, kcnn.models.resnet50, kcnn.models.densenet121):
+        with pytest.raises(ValueError, match=r"kcnn calls it `num_classes` \(e.g. \w+\(num_cl"):
+            builder(classes=10)
 
 
 def test_every_builder_documents_every_argument():
