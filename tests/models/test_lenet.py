@@ -49,7 +49,7 @@ def original():
         (dict(variant="d2l"), (declared("lenet5", "d2l"), declared("lenet5", "d2l"))),
     ],
 )
-def test_counts_match_the_spec(kwargs, counts):
+def test_counts_match_the_declaration(kwargs, counts):
     assert _counts(kcnn.models.lenet5(**kwargs)) == counts
 
 

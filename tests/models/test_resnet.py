@@ -112,7 +112,7 @@ def test_resnext_and_wide_resnet_counts_and_macs(name):
     [pytest.param(key, marks=[pytest.mark.slow] if key[0] in LARGE else []) for key in COUNTS],
     ids=lambda k: "-".join([k[0], *(f"{a}={v}" for a, v in k[1])]),
 )
-def test_counts_match_the_spec(key):
+def test_counts_match_the_declaration(key):
     name, options = key
     trainable, total = COUNTS[key]
     model = build(name, **dict(options))

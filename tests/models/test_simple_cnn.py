@@ -23,7 +23,7 @@ def model():
     return kcnn.models.simple_cnn()
 
 
-def test_count_and_layers_match_the_spec_table(model):
+def test_count_and_layers_match_the_layer_table(model):
     assert sum(int(np.prod(w.shape)) for w in model.trainable_weights) == declared("simple_cnn")
     assert model.count_params() == declared("simple_cnn")
     rows = [(layer.name, tuple(layer.output.shape), layer.count_params()) for layer in model.layers]
