@@ -135,6 +135,33 @@ def test_throughput_runs_on_jax_with_mixed_precision(tmp_path, precision):
     assert all(r["kcnn_images_per_s"] > 0 for r in report["results"])
 
 
+def test_cpu_study_spawns_each_configuration_with_its_environment_and_compares_them(
+        tmp_path, monkeypatch):
+    """The fast twin of the test below: the child processes answer from a table."""
+    study, calls = _script("cpu_study"), []
+
+    def child(arguments, env):
+        calls.append((arguments, env))
+        if arguments[0] == "--peak-child":
+            return {"float32": 1e11, "bfloat16": 2e11, "load_average": 0.5}
+        rate = {"default": 100.0, "onednn-off": 40.0}[arguments[2]]
+        return {"images_per_s": rate, "flops_per_image": 6 * 40_551_040, "load_average": 0.5}
+
+    monkeypatch.setattr(study, "_child", child)
+    out = tmp_path / "study.json"
+    assert study.main(["--workloads", "resnet20", "--configs", "default", "onednn-off",
+                       "--rounds", "2", "--json", str(out)]) == 0
+    results = json.loads(out.read_text())["results"]
+    assert [(r["config"], r["ratio_to_default"]) for r in results] == [
+        ("default", 1.0), ("onednn-off", 0.4)]
+    assert results[0]["fraction_of_peak"] == pytest.approx(100.0 * 6 * 40_551_040 / 1e11)
+    runs = [(arguments[1:3], env["TF_ENABLE_ONEDNN_OPTS"]) for arguments, env in calls
+            if arguments[0] == "--child"]
+    assert runs == [(["resnet20", "default"], "1"), (["resnet20", "onednn-off"], "0")] * 2
+    assert [arguments[0] for arguments, _ in calls].count("--peak-child") == 2  # before, after
+
+
+@pytest.mark.slow
 def test_cpu_study_measures_each_configuration_in_its_own_process(tmp_path):
     arguments = (f"--workloads resnet20 --configs default keras-batchnorm --rounds 1 {QUICK} "
                  "--peak-size 256 --peak-repeats 1")
