@@ -49,6 +49,22 @@ def finish_with_aux(image, main, aux, *, name, weights, aux_loss_weight):
     )
 
 
+def finish_pooled_with_aux(image, x, aux, *, network, common, rate, aux_loss_weight):
+    """GoogLeNet's and Inception v3's end: global average pooling ("avg_pool"), dropout at
+    `rate` ("dropout"; none at 0), the shared head (`common.head`), then `finish_with_aux`."""
+    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
+    if rate > 0:
+        top.append(keras.layers.Dropout(rate, name="dropout"))
+    return finish_with_aux(
+        image,
+        common.head(x, top=top),
+        aux,
+        name=common.name or network,
+        weights=common.weights,
+        aux_loss_weight=aux_loss_weight,
+    )
+
+
 @keras.saving.register_keras_serializable(package="kcnn")
 class AuxiliaryOutputsModel(keras.Model):
     """A Functional model with a main output and auxiliary outputs used only in training.

@@ -26,7 +26,7 @@ from kcnn.layers.inception import (
     InceptionReductionB,
 )
 from kcnn.models import initializers
-from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, check_aux_loss_weight, finish_with_aux
+from kcnn.models._aux import DEFAULT_AUX_LOSS_WEIGHT, check_aux_loss_weight, finish_pooled_with_aux
 from kcnn.models._build import build_model
 from kcnn.models._common import chain, check_dropout
 from kcnn.models._registry import VariantSpec, register
@@ -223,17 +223,8 @@ def _inception_v3(
                 name="aux",
             )
             aux.append(head(x))
-    top = [keras.layers.GlobalAveragePooling2D(name="avg_pool")]
-    if rate > 0:
-        top.append(keras.layers.Dropout(rate, name="dropout"))
-    return finish_with_aux(
-        image,
-        common.head(x, top=top),
-        aux,
-        name=common.name or network,
-        weights=common.weights,
-        aux_loss_weight=aux_loss_weight,
-    )
+    return finish_pooled_with_aux(image, x, aux, network=network, common=common, rate=rate,
+                                  aux_loss_weight=aux_loss_weight)
 
 
 @register(
