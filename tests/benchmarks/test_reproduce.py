@@ -8,6 +8,7 @@ names their folder.
 import gzip
 import json
 import os
+import pathlib
 import struct
 
 import numpy as np
@@ -151,3 +152,19 @@ def test_table_shows_the_newest_full_result_of_each_reproduction(reproduce, tmp_
                         "target 99.0%: met | mixed_bfloat16 | 20 | 101 s | CPU X | "
                         "`kcnn train --dataset mnist --seed S` | "
                         "reproduce-lenet5-mnist-2026-12-04-2.json |")
+
+
+def test_the_readme_table_is_the_one_the_result_files_give(reproduce):
+    readme = (pathlib.Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf8")
+    begin = "<!-- python benchmarks/reproduce.py --table -->"
+    end = "<!-- end of the reproduce.py table -->"
+    copy = readme.split(begin, 1)[1].split(end, 1)[0].strip("\n")
+    assert copy == reproduce.table(reproduce.RESULTS), (
+        f"README.md's results table differs from the result files: paste the output of "
+        f"`python benchmarks/reproduce.py --table` between {begin} and {end}")
+
+
+def test_the_table_shows_the_data_folder_as_dir_and_the_seed_as_s(reproduce):
+    command = "kcnn train --dataset mnist --data-dir '/home/me/my data/mnist' --epochs 3 --seed 7"
+    assert reproduce.shown_command(command) == (
+        "kcnn train --dataset mnist --data-dir DIR --epochs 3 --seed S")

@@ -434,9 +434,9 @@ def test_throughput_counts_the_short_last_batch_of_each_pass():
 
 
 @pytest.mark.parametrize("settings, message", [
-    ({"image_size": 20000}, "a batch of 64 images of 20000x20000x1 takes 95.4 GiB as float32, "
+    ({"image_size": 20000}, "a batch of 32 images of 20000x20000x1 takes 47.7 GiB as float32, "
      "more than the 2 GiB allowed; lower --batch-size to at most 1 or --image-size to at most "
-     "2896"),
+     "4096"),
     ({"image_size": 30000, "batch_size": 1}, "a batch of 1 image of 30000x30000x1 takes 3.4 "
      "GiB as float32, more than the 2 GiB allowed; lower --image-size to at most 23170"),
     ({"dataset": "synthetic", "image_size": 1024, "batch_size": 1024}, "a batch of 1024 images "
@@ -542,10 +542,10 @@ def test_running_out_of_memory_in_training_ends_in_one_line(tmp_path, monkeypatc
 
     def exhausted(*args, **kwargs):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor with "
-                                               "shape[64,6,19996,19996]")
+                                               "shape[32,6,19996,19996]")
 
     monkeypatch.setattr(keras.Model, "fit", exhausted)
     assert main(["train", "--run-dir", str(tmp_path / "run"), "--epochs", "1"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "kcnn train: error: out of memory training lenet5 on batches of 64 at 32x32; lower "
+        "kcnn train: error: out of memory training lenet5 on batches of 32 at 32x32; lower "
         "--batch-size or --image-size")

@@ -18,7 +18,7 @@ def test_the_default_recipe_anneals_adam_to_zero_over_the_run():
     config = TrainConfig().resolved()
     assert (config.recipe, config.optimizer, config.lr, config.schedule) == (
         "adam", "adam", 1e-3, "cosine")
-    assert (config.epochs, config.batch_size, config.warmup_epochs) == (20, 64, 0)
+    assert (config.epochs, config.batch_size, config.warmup_epochs) == (20, 32, 0)
     schedule = learning_rate(config, steps_per_epoch=10)  # 200 steps
     assert lr_at(schedule, 0) == pytest.approx(1e-3)
     assert lr_at(schedule, 100) == pytest.approx(5e-4, rel=1e-5)  # half-way: half the rate
