@@ -14,7 +14,8 @@ as a fraction of the peak of its precision. Every result records the CPU and the
     python benchmarks/cpu_study.py --workloads resnet20 --configs default xla threads-1
 
 Workloads: the CIFAR ResNet-20 (32x32, batch 128) and ResNet-50 (64x64, batch 32), and
-`kcnn train`'s default, LeNet-5 (32x32x1, batch 64).
+`kcnn train`'s default model, LeNet-5 (32x32x1, batch 64: the default batch when these
+settings were chosen; it is 32 now).
 """
 
 import argparse
